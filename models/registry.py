@@ -1,0 +1,50 @@
+"""Score networks by name (`config.model.name`), and their initialisation."""
+import jax
+import jax.numpy as jnp
+
+_MODELS = {}
+
+
+def register_model(name):
+  """Decorator: registers `builder(config) -> flax module` under `name`."""
+  def wrap(builder):
+    if name in _MODELS:
+      raise ValueError(f"model name {name!r} is registered twice")
+    _MODELS[name] = builder
+    return builder
+  return wrap
+
+
+def model_names():
+  return tuple(sorted(_MODELS))
+
+
+def get_model(config):
+  """The flax module named by `config.model.name`, configured from `config`."""
+  name = config.model.name
+  if name not in _MODELS:
+    raise ValueError(
+        f"config.model.name={name!r} is not a model; allowed: {', '.join(model_names())}")
+  return _MODELS[name](config)
+
+
+def input_shape(config):
+  """Shape of one example: (H, W, C) for images, (dim,) for vector data."""
+  data = config.data
+  if 'image_size' in data:
+    return (data.image_size, data.image_size, data.num_channels)
+  return (data.dim,)
+
+
+def init_model(rng, config, batch_size: int = 1):
+  """(module, variables) with variables = {'params': ...}; works under jax.eval_shape.
+
+  The network is initialised on a dummy batch of the data's shape with noise
+  labels of shape (batch_size,).
+  """
+  model = get_model(config)
+  x = jnp.zeros((batch_size,) + input_shape(config), jnp.float32)
+  labels = jnp.ones((batch_size,), jnp.float32)
+  params_rng, dropout_rng = jax.random.split(rng)
+  variables = model.init({'params': params_rng, 'dropout': dropout_rng}, x, labels, train=False)
+  return model, dict(variables)

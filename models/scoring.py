@@ -1,0 +1,63 @@
+"""The one place that turns a network's output into a score, per SDE.
+
+Conventions (the original score_sde's, so its checkpoints' semantics carry over):
+
+| SDE            | noise label fed to the network         | score from output `out`      |
+|----------------|----------------------------------------|------------------------------|
+| VP, continuous | t * (N - 1)                            | -out / s(t) (marginal std)   |
+| VP, discrete   | t * (N - 1)                            | -out / sqrt(1 - abar_i)      |
+| sub-VP         | t * (N - 1) (always continuous)        | -out / s(t)                  |
+| VE, continuous | sigma(t) (the marginal std)            | out                          |
+| VE, discrete   | round((T - t) * (N - 1)), an int index | out                          |
+
+VP-type networks predict the (scaled) noise; VE networks predict the score
+itself (dividing by sigma inside when `model.scale_by_sigma`).
+"""
+import jax.numpy as jnp
+
+from sde_lib import VESDE, VPSDE, batch_mul, subVPSDE
+
+
+def noise_labels(sde, t, continuous: bool):
+  """The conditioning input the network receives at time t: (batch,)."""
+  t = jnp.asarray(t)
+  if isinstance(sde, VPSDE):  # includes subVPSDE
+    return t * (sde.N - 1)
+  if isinstance(sde, VESDE):
+    if continuous:
+      return sde.sigma(t)
+    return jnp.round((sde.T - t) * (sde.N - 1)).astype(jnp.int32)
+  raise NotImplementedError(f"no scoring convention for SDE {type(sde).__name__}")
+
+
+def output_to_score(sde, out, t, continuous: bool):
+  """Converts a network output at time t into the score."""
+  t = jnp.asarray(t)
+  if isinstance(sde, VPSDE):
+    if continuous or isinstance(sde, subVPSDE):
+      _, std = sde.marginal_prob(jnp.zeros_like(out), t)
+    else:
+      std = jnp.asarray(sde.sqrt_1m_alphas_cumprod, out.dtype)[sde.discrete_index(t)]
+    return batch_mul(-1. / std, out)
+  if isinstance(sde, VESDE):
+    return out
+  raise NotImplementedError(f"no scoring convention for SDE {type(sde).__name__}")
+
+
+def get_score_fn(sde, model, continuous: bool = True, train: bool = False):
+  """A pure score function of the network's variables.
+
+  Returns `score_fn(variables, x, t, rng=None)`; `rng` feeds dropout and is
+  required when `train=True`.
+  """
+  def score_fn(variables, x, t, rng=None):
+    t = jnp.broadcast_to(jnp.asarray(t, x.dtype), x.shape[:1])
+    labels = noise_labels(sde, t, continuous)
+    if train:
+      if rng is None:
+        raise ValueError("score_fn built with train=True needs an rng for dropout")
+      out = model.apply(variables, x, labels, train=True, rngs={'dropout': rng})
+    else:
+      out = model.apply(variables, x, labels, train=False)
+    return output_to_score(sde, out.astype(x.dtype), t, continuous)
+  return score_fn
