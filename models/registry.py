@@ -1,18 +1,14 @@
 """Score networks by name (`config.model.name`), and their initialisation."""
+import importlib
+
 import jax
 import jax.numpy as jnp
 
-_MODELS = {}
-
-
-def register_model(name):
-  """Decorator: registers `builder(config) -> flax module` under `name`."""
-  def wrap(builder):
-    if name in _MODELS:
-      raise ValueError(f"model name {name!r} is registered twice")
-    _MODELS[name] = builder
-    return builder
-  return wrap
+# name -> "module:builder", where builder(config) returns the flax module. Loaded
+# by import path on use, so a config only imports the network it names.
+_MODELS = {
+    'mlp': 'models.mlp:build',
+}
 
 
 def model_names():
@@ -25,7 +21,8 @@ def get_model(config):
   if name not in _MODELS:
     raise ValueError(
         f"config.model.name={name!r} is not a model; allowed: {', '.join(model_names())}")
-  return _MODELS[name](config)
+  module, builder = _MODELS[name].split(':')
+  return getattr(importlib.import_module(module), builder)(config)
 
 
 def input_shape(config):
