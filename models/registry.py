@@ -8,6 +8,12 @@ import jax.numpy as jnp
 # by import path on use, so a config only imports the network it names.
 _MODELS = {
     'mlp': 'models.mlp:build',
+    'ncsnpp': 'models.ncsnpp:build',
+    'ddpm': 'models.ddpm:build',
+    'ncsn': 'models.ncsnv2:build_ncsn',
+    'ncsnv2_64': 'models.ncsnv2:build_ncsnv2_64',
+    'ncsnv2_128': 'models.ncsnv2:build_ncsnv2_128',
+    'ncsnv2_256': 'models.ncsnv2:build_ncsnv2_256',
 }
 
 
