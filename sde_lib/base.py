@@ -57,9 +57,11 @@ class SDE(abc.ABC):
 
     This is the single place where continuous time becomes a discrete step
     (used by the discretisations, the ancestral sampler and the discrete-time
-    scoring convention). It floors, as the original code does.
+    scoring convention). It floors, as the original code does, after adding
+    1e-3 of a step so that t = i / (N - 1), which float rounding may put just
+    below i, maps to i.
     """
-    return (jnp.asarray(t) * (self.N - 1) / self.T).astype(jnp.int32)
+    return jnp.floor(jnp.asarray(t) * (self.N - 1) / self.T + 1e-3).astype(jnp.int32)
 
   def discretize(self, x, t):
     """One step of the discretised SDE: x_{i+1} = x_i + f_i + G_i z_i.

@@ -1,0 +1,206 @@
+"""The training loop: mesh and shardings, init or resume, then one loop over steps.
+
+Data parallel: the global batch is sharded over the mesh axis `data`, the
+state is replicated; `training.n_jitted_steps` optimiser steps run per call
+(lax.scan). Each host feeds its own shard of every global batch. Batches and
+per-step noise are pure functions of (seed, step), so a run killed at any
+moment and restarted with the same command continues exactly as if it had
+not stopped.
+"""
+import logging
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import tqdm
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+import models
+import samplers
+import sde_lib
+from training import checkpoints as ckpt_lib
+from training import losses, state as state_lib, step as step_lib
+from utils import plots
+from utils.metric_writer import MetricWriter
+
+SNAPSHOT_SAMPLES = {'vector': 2000, 'image': 64}   # samples drawn at each snapshot
+
+
+def make_mesh(devices=None):
+  """A 1-D mesh over all devices (of all hosts) with axis `data`."""
+  devices = jax.devices() if devices is None else devices
+  return jax.sharding.Mesh(np.asarray(devices), ('data',),
+                           axis_types=(jax.sharding.AxisType.Auto,))
+
+
+class Trainer:
+  """Jitted, sharded step functions and state initialisation for one config."""
+
+  def __init__(self, config, mesh=None):
+    self.config = config
+    self.mesh = mesh if mesh is not None else make_mesh()
+    self.replicated = NamedSharding(self.mesh, P())
+    self.sde = sde_lib.get_sde(config)
+    self.model = models.get_model(config)
+    self.optimizer = state_lib.get_optimizer(config)
+    loss_fn = losses.get_loss_fn(config, self.sde, self.model, train=True)
+    self.eval_loss_fn = losses.get_loss_fn(config, self.sde, self.model, train=False)
+    train_step = step_lib.make_train_step(loss_fn, self.optimizer, config.model.ema_rate,
+                                          config.seed)
+    self._multi_step = jax.jit(step_lib.make_multi_step(train_step), donate_argnums=0,
+                               out_shardings=(self.replicated, self.replicated))
+    n_dev = self.mesh.devices.size
+    if config.training.batch_size % n_dev:
+      raise ValueError(f"config.training.batch_size={config.training.batch_size} must be "
+                       f"divisible by the number of devices ({n_dev})")
+    self.batch_sharding = NamedSharding(self.mesh, P(None, 'data'))
+
+  def init_state(self):
+    rng = jax.random.PRNGKey(self.config.seed)
+    init = lambda: state_lib.init_train_state(rng, self.config, self.optimizer)[1]
+    return jax.jit(init, out_shardings=self.replicated)()
+
+  def abstract_state(self):
+    rng = jax.random.PRNGKey(self.config.seed)
+    shapes = jax.eval_shape(
+        lambda: state_lib.init_train_state(rng, self.config, self.optimizer)[1])
+    return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype,
+                                                       sharding=self.replicated), shapes)
+
+  def global_batches(self, local_batches):
+    """Host-local (k, B/hosts, ...) batches -> one global array sharded on `data`."""
+    return jax.make_array_from_process_local_data(self.batch_sharding, local_batches)
+
+  def multi_step(self, state, local_batches):
+    return self._multi_step(state, self.global_batches(local_batches))
+
+
+def _chunk_ends(step, n_iters, freqs):
+  """The next step at which something happens (log, checkpoint, end)."""
+  ends = [n_iters] + [(step // f + 1) * f for f in freqs if f > 0]
+  return min(e for e in ends if e > step)
+
+
+def train(config, workdir, data_source, on_snapshot=None, max_steps=None):
+  """Trains from `config`, resuming from the newest checkpoint in `workdir`.
+
+  Args:
+    data_source: `batch(step) -> np.ndarray`, this host's shard of the batch of step `step`.
+    on_snapshot: optional `fn(state, step)` called at each snapshot (sample grids).
+    max_steps: stop after this many steps in this call (tests); default: run to n_iters.
+  Returns the final TrainState.
+  """
+  tc = config.training
+  os.makedirs(workdir, exist_ok=True)
+  trainer = Trainer(config)
+  ckpts = ckpt_lib.Checkpoints(workdir)
+  latest = ckpts.latest()
+  if latest is None:
+    state = trainer.init_state()
+    logging.info('starting from scratch in %s', workdir)
+  else:
+    state = ckpts.restore(trainer.abstract_state())
+    logging.info('resumed from the %s checkpoint at step %d', *latest)
+  step = int(jax.device_get(state.step))
+  stop = tc.n_iters if max_steps is None else min(tc.n_iters, step + max_steps)
+  writer = MetricWriter(workdir, 'train')
+  freqs = (tc.n_jitted_steps, tc.log_freq, tc.snapshot_freq, tc.snapshot_freq_for_preemption)
+  bar = tqdm.tqdm(total=tc.n_iters, initial=step, desc='train', unit='step',
+                  dynamic_ncols=True, disable=jax.process_index() != 0)
+  pending = None     # (first step, losses) of the last call, checked one call late
+  try:
+    while step < stop:
+      end = min(_chunk_ends(step, tc.n_iters, freqs), stop)
+      local = np.stack([data_source.batch(s) for s in range(step, end)])
+      state, step_losses = trainer.multi_step(state, local)
+      if pending is not None:
+        _check_and_log(pending, writer, bar, tc.log_freq)
+      pending = (step, step_losses)
+      step = end
+      checkpoint_now = step % tc.snapshot_freq_for_preemption == 0
+      snapshot_now = step % tc.snapshot_freq == 0 or step == tc.n_iters
+      if checkpoint_now or snapshot_now or step == stop:
+        # Never checkpoint a state whose losses have not been seen to be finite.
+        _check_and_log(pending, writer, bar, tc.log_freq)
+        pending = None
+        if snapshot_now:
+          ckpts.save('snapshot', state)
+          if on_snapshot is not None:
+            on_snapshot(state, step)
+        elif checkpoint_now:
+          ckpts.save('preemption', state)
+    if pending is not None:
+      _check_and_log(pending, writer, bar, tc.log_freq)
+  finally:
+    ckpts.wait()
+    ckpts.close()
+    bar.close()
+    writer.close()
+  return state
+
+
+def _check_and_log(pending, writer, bar, log_freq):
+  first, step_losses = pending
+  values = np.asarray(jax.device_get(step_losses))
+  bad = np.flatnonzero(~np.isfinite(values))
+  if bad.size:
+    s = first + int(bad[0]) + 1
+    raise FloatingPointError(
+        f"training loss is {values[bad[0]]} at step {s}; stopping. The last checkpoint "
+        "saved before that step is kept")
+  for i, v in enumerate(values):
+    s = first + i + 1
+    if s % log_freq == 0:
+      writer.write(s, loss=v)
+  bar.update(len(values))
+  bar.set_postfix(loss=f'{values[-1]:.4g}')
+
+
+def is_toy(config):
+  from data import toy
+  return config.data.dataset in toy.TOY_DATASETS
+
+
+def get_train_source(config):
+  """`batch(step)` source of this host's training batches for `config.data`."""
+  if is_toy(config):
+    from data import toy
+    return toy.ToyDataset(config.data.dataset, config.seed, config.training.batch_size)
+  import data
+  return data.get_dataset(config, 'train')
+
+
+def inverse_scaler(config):
+  """Model space -> [0, 1] for images; None for vector data (shown as is)."""
+  if is_toy(config):
+    return None
+  import data
+  return data.get_data_inverse_scaler(config)
+
+
+def make_snapshot_sampler(config, workdir):
+  """`fn(state, step)`: samples with the EMA parameters and writes samples/step_STEP.{npz,png}."""
+  sde = sde_lib.get_sde(config)
+  model = models.get_model(config)
+  score_fn = models.get_score_fn(sde, model, continuous=config.training.continuous)
+  shape = models.input_shape(config)
+  n = SNAPSHOT_SAMPLES['vector' if len(shape) == 1 else 'image']
+  sampler = samplers.get_sampler(config, sde, score_fn, (n,) + shape)
+  inverse = inverse_scaler(config)
+  key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0x5A3)
+
+  def on_snapshot(state, step):
+    x, _ = sampler(jax.random.fold_in(key, step), state.ema_params)
+    if jax.process_index() == 0:
+      plots.save_samples(os.path.join(workdir, 'samples', f'step_{step}'),
+                         np.asarray(jax.device_get(x)), inverse)
+
+  return on_snapshot
+
+
+def run(config, workdir):
+  """`main.py --mode train`: train (resuming if possible) with snapshot samples."""
+  on_snapshot = (make_snapshot_sampler(config, workdir)
+                 if config.training.snapshot_sampling else None)
+  return train(config, workdir, get_train_source(config), on_snapshot=on_snapshot)
