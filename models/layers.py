@@ -1,0 +1,234 @@
+"""Generic layers shared by the score networks (DDPM, NCSN++/DDPM++).
+
+Everything here follows the DDPM / score_sde conventions so that parameter
+counts and initial statistics match the original networks:
+
+* convolutions and dense layers use the "DDPM init" `default_init(scale)`:
+  variance scaling with mode 'fan_avg' and a uniform distribution, where a
+  scale of 0 (used to start residual branches at zero) becomes 1e-10 because
+  variance scaling needs a positive scale;
+* images are NHWC; modules take a `dtype` (the compute dtype) while their
+  parameters are always float32.
+
+The NCSN++-specific blocks (FIR resampling, BigGAN residual blocks,
+progressive combiners) live in `models/layerspp.py`.
+"""
+import math
+from typing import Any, Optional
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+Dtype = Any
+
+ACTIVATIONS = {
+    'elu': nn.elu,
+    'relu': nn.relu,
+    'lrelu': lambda x: nn.leaky_relu(x, negative_slope=0.2),
+    'swish': nn.swish,
+}
+
+
+def get_act(name: str):
+  """The activation named by `config.model.nonlinearity`."""
+  key = str(name).lower()
+  if key not in ACTIVATIONS:
+    raise ValueError(
+        f"config.model.nonlinearity={name!r} is not an activation; "
+        f"allowed: {', '.join(sorted(ACTIVATIONS))}")
+  return ACTIVATIONS[key]
+
+
+def default_init(scale: float = 1.):
+  """DDPM initialiser: variance_scaling(scale, 'fan_avg', 'uniform'); scale 0 -> 1e-10."""
+  scale = 1e-10 if scale == 0 else scale
+  return nn.initializers.variance_scaling(scale, 'fan_avg', 'uniform')
+
+
+def conv3x3(features: int, stride: int = 1, use_bias: bool = True, dilation: int = 1,
+            init_scale: float = 1., padding='SAME', dtype: Optional[Dtype] = None,
+            name: Optional[str] = None) -> nn.Conv:
+  """3x3 convolution with DDPM initialisation (zero bias)."""
+  return nn.Conv(features, kernel_size=(3, 3), strides=(stride, stride), padding=padding,
+                 kernel_dilation=(dilation, dilation), use_bias=use_bias,
+                 kernel_init=default_init(init_scale), bias_init=nn.initializers.zeros,
+                 dtype=dtype, param_dtype=jnp.float32, name=name)
+
+
+def conv1x1(features: int, stride: int = 1, use_bias: bool = True, init_scale: float = 1.,
+            dtype: Optional[Dtype] = None, name: Optional[str] = None) -> nn.Conv:
+  """1x1 convolution with DDPM initialisation (zero bias)."""
+  return nn.Conv(features, kernel_size=(1, 1), strides=(stride, stride), padding='SAME',
+                 use_bias=use_bias, kernel_init=default_init(init_scale),
+                 bias_init=nn.initializers.zeros, dtype=dtype, param_dtype=jnp.float32,
+                 name=name)
+
+
+def dense(features: int, init_scale: float = 1., dtype: Optional[Dtype] = None,
+          name: Optional[str] = None) -> nn.Dense:
+  """Dense layer over the last axis with DDPM initialisation (zero bias).
+
+  Applied to NHWC feature maps this is the original's `NIN` (network in
+  network, a per-pixel linear map): same parameters as a 1x1 convolution.
+  """
+  return nn.Dense(features, kernel_init=default_init(init_scale),
+                  bias_init=nn.initializers.zeros, dtype=dtype, param_dtype=jnp.float32,
+                  name=name)
+
+
+def group_norm(num_channels: int, num_groups: Optional[int] = None,
+               dtype: Optional[Dtype] = None, name: Optional[str] = None) -> nn.GroupNorm:
+  """GroupNorm with eps 1e-6; `num_groups` defaults to min(C // 4, 32) as in NCSN++."""
+  if num_groups is None:
+    num_groups = min(num_channels // 4, 32)
+  return nn.GroupNorm(num_groups=num_groups, epsilon=1e-6, dtype=dtype,
+                      param_dtype=jnp.float32, name=name)
+
+
+def get_timestep_embedding(timesteps, embedding_dim: int, max_positions: int = 10000):
+  """Sinusoidal embedding of a (batch,) vector of (possibly fractional) time steps.
+
+  Half the channels are sin, half cos, at frequencies geometrically spaced
+  from 1 to 1/max_positions (the Transformer / DDPM embedding); an odd
+  `embedding_dim` is zero-padded. Computed in float32 whatever comes in.
+  """
+  if timesteps.ndim != 1:
+    raise ValueError(f"timesteps must have shape (batch,), got {timesteps.shape}")
+  half_dim = embedding_dim // 2
+  if half_dim < 2:
+    raise ValueError(f"embedding_dim must be at least 4, got {embedding_dim}")
+  log_step = math.log(max_positions) / (half_dim - 1)
+  freqs = jnp.exp(jnp.arange(half_dim, dtype=jnp.float32) * -log_step)
+  args = timesteps.astype(jnp.float32)[:, None] * freqs[None, :]
+  emb = jnp.concatenate([jnp.sin(args), jnp.cos(args)], axis=1)
+  if embedding_dim % 2 == 1:
+    emb = jnp.pad(emb, [[0, 0], [0, 1]])
+  return emb
+
+
+class GaussianFourierProjection(nn.Module):
+  """Random Fourier features of a scalar: [sin(2 pi W x), cos(2 pi W x)], W ~ N(0, scale^2).
+
+  W is stored as a parameter (so it is saved with checkpoints and counted as
+  in the original) but receives no gradient: it is a fixed random feature map.
+  Output has 2 * embedding_size channels, float32.
+  """
+  embedding_size: int = 256
+  scale: float = 1.
+
+  @nn.compact
+  def __call__(self, x):
+    w = self.param('W', nn.initializers.normal(stddev=self.scale), (self.embedding_size,),
+                   jnp.float32)
+    w = jax.lax.stop_gradient(w)
+    proj = x.astype(jnp.float32)[:, None] * w[None, :] * (2 * jnp.pi)
+    return jnp.concatenate([jnp.sin(proj), jnp.cos(proj)], axis=-1)
+
+
+def pixel_attention(q, k, v):
+  """Single-head dot-product self-attention over all pixels of NHWC maps."""
+  b, h, w, c = q.shape
+  q = q.reshape(b, h * w, c)
+  k = k.reshape(b, h * w, c)
+  v = v.reshape(b, h * w, c)
+  logits = jnp.einsum('bic,bjc->bij', q, k) * (c ** -0.5)
+  # Softmax in float32: in bfloat16 the normaliser loses too many bits.
+  weights = jax.nn.softmax(logits.astype(jnp.float32), axis=-1).astype(v.dtype)
+  return jnp.einsum('bij,bjc->bic', weights, v).reshape(b, h, w, c)
+
+
+class AttnBlock(nn.Module):
+  """Channel-wise self-attention block of DDPM: x + NIN(attn(GroupNorm(x))).
+
+  The output projection starts at (almost) zero so the block is initially
+  the identity.
+  """
+  num_groups: Optional[int] = 32
+  dtype: Optional[Dtype] = None
+
+  @nn.compact
+  def __call__(self, x):
+    c = x.shape[-1]
+    h = group_norm(c, self.num_groups, self.dtype)(x)
+    q = dense(c, 0.1, self.dtype)(h)
+    k = dense(c, 0.1, self.dtype)(h)
+    v = dense(c, 0.1, self.dtype)(h)
+    h = pixel_attention(q, k, v)
+    h = dense(c, 0., self.dtype)(h)
+    return x + h
+
+
+def upsample_nearest(x, factor: int = 2):
+  """Nearest-neighbour upsampling of NHWC maps by an integer factor."""
+  b, h, w, c = x.shape
+  x = jnp.broadcast_to(x[:, :, None, :, None, :], (b, h, factor, w, factor, c))
+  return x.reshape(b, h * factor, w * factor, c)
+
+
+class Upsample(nn.Module):
+  """Nearest-neighbour 2x upsampling, optionally followed by a 3x3 conv."""
+  with_conv: bool = False
+  dtype: Optional[Dtype] = None
+
+  @nn.compact
+  def __call__(self, x):
+    h = upsample_nearest(x, 2)
+    if self.with_conv:
+      h = conv3x3(x.shape[-1], dtype=self.dtype)(h)
+    return h
+
+
+class Downsample(nn.Module):
+  """2x downsampling: a stride-2 3x3 conv, or 2x2 average pooling.
+
+  'SAME' padding of a stride-2 conv on an even size pads one row/column at
+  the bottom/right only, which is what DDPM does.
+  """
+  with_conv: bool = False
+  dtype: Optional[Dtype] = None
+
+  @nn.compact
+  def __call__(self, x):
+    if self.with_conv:
+      return conv3x3(x.shape[-1], stride=2, dtype=self.dtype)(x)
+    return nn.avg_pool(x, window_shape=(2, 2), strides=(2, 2), padding='SAME')
+
+
+class ResnetBlockDDPM(nn.Module):
+  """The residual block of DDPM, conditioned on an embedding through a channel bias.
+
+  h = Conv(act(GN(x))) + Dense(act(temb)); h = Conv0(dropout(act(GN(h))));
+  the shortcut is a 3x3 conv (`conv_shortcut`) or a NIN when channels change.
+  With `skip_rescale` the sum is divided by sqrt(2) (DDPM++ uses it).
+  `init_scale` scales the init of the last conv (0: the residual branch
+  starts at ~0); `num_groups=None` means min(C // 4, 32) groups (DDPM++).
+  """
+  act: Any
+  out_ch: Optional[int] = None
+  conv_shortcut: bool = False
+  dropout: float = 0.1
+  skip_rescale: bool = False
+  init_scale: float = 0.
+  num_groups: Optional[int] = 32
+  dtype: Optional[Dtype] = None
+
+  @nn.compact
+  def __call__(self, x, temb=None, train: bool = False):
+    c = x.shape[-1]
+    out_ch = self.out_ch if self.out_ch else c
+    h = self.act(group_norm(c, self.num_groups, self.dtype)(x))
+    h = conv3x3(out_ch, dtype=self.dtype)(h)
+    if temb is not None:
+      h = h + dense(out_ch, dtype=self.dtype)(self.act(temb))[:, None, None, :]
+    h = self.act(group_norm(out_ch, self.num_groups, self.dtype)(h))
+    h = nn.Dropout(self.dropout)(h, deterministic=not train)
+    h = conv3x3(out_ch, init_scale=self.init_scale, dtype=self.dtype)(h)
+    if c != out_ch:
+      if self.conv_shortcut:
+        x = conv3x3(out_ch, dtype=self.dtype)(x)
+      else:
+        x = dense(out_ch, 0.1, self.dtype)(x)
+    if self.skip_rescale:
+      return (x + h) / math.sqrt(2.)
+    return x + h

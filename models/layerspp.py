@@ -1,0 +1,180 @@
+"""Blocks of NCSN++ / DDPM++ (Song et al. 2021, Appendix H): FIR resampling,
+BigGAN-type residual blocks, rescaled attention and progressive combiners.
+
+The generic DDPM pieces (DDPM init, NIN, time embeddings) are in
+`models/layers.py`; FIR filtering is `models/upfirdn2d.py`. All blocks are
+NHWC, compute in `dtype` and keep float32 parameters.
+"""
+import math
+from typing import Any, Optional, Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+from jax import lax
+
+from models import upfirdn2d as fir_ops
+from models.layers import conv1x1, conv3x3, default_init, dense, group_norm, pixel_attention
+
+Dtype = Any
+_SQRT2 = math.sqrt(2.)
+
+
+class FIRConv2d(nn.Module):
+  """A 3x3 (odd k) convolution fused with FIR 2x up- or down-sampling (StyleGAN2).
+
+  Parameters are a (k, k, Cin, Cout) kernel and a bias, as a plain conv.
+  """
+  features: int
+  kernel: int = 3
+  up: bool = False
+  down: bool = False
+  fir_kernel: Sequence[int] = (1, 3, 3, 1)
+  use_bias: bool = True
+  dtype: Optional[Dtype] = None
+
+  @nn.compact
+  def __call__(self, x):
+    if self.up and self.down:
+      raise ValueError("FIRConv2d cannot both upsample and downsample")
+    w = self.param('kernel', default_init(),
+                   (self.kernel, self.kernel, x.shape[-1], self.features), jnp.float32)
+    dtype = self.dtype or x.dtype
+    x = x.astype(dtype)
+    w = w.astype(dtype)
+    if self.up:
+      y = fir_ops.upsample_conv_2d(x, w, self.fir_kernel)
+    elif self.down:
+      y = fir_ops.conv_downsample_2d(x, w, self.fir_kernel)
+    else:
+      p = self.kernel // 2
+      y = lax.conv_general_dilated(
+          x, w, (1, 1), ((p, p), (p, p)), dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+    if self.use_bias:
+      b = self.param('bias', nn.initializers.zeros, (self.features,), jnp.float32)
+      y = y + b.astype(dtype)
+    return y
+
+
+class Combine(nn.Module):
+  """Merges a skip input x into h: conv1x1(x) to h's channels, then 'cat' or 'sum'."""
+  method: str = 'cat'
+  dtype: Optional[Dtype] = None
+
+  @nn.compact
+  def __call__(self, x, h):
+    x = conv1x1(h.shape[-1], dtype=self.dtype)(x)
+    if self.method == 'cat':
+      return jnp.concatenate([x, h], axis=-1)
+    if self.method == 'sum':
+      return x + h
+    raise ValueError(f"progressive_combine={self.method!r}; allowed: 'cat', 'sum'")
+
+
+class AttnBlockpp(nn.Module):
+  """DDPM self-attention with min(C // 4, 32) groups and optional 1/sqrt(2) skip rescaling."""
+  skip_rescale: bool = False
+  init_scale: float = 0.
+  dtype: Optional[Dtype] = None
+
+  @nn.compact
+  def __call__(self, x):
+    c = x.shape[-1]
+    h = group_norm(c, dtype=self.dtype)(x)
+    q = dense(c, 0.1, self.dtype)(h)
+    k = dense(c, 0.1, self.dtype)(h)
+    v = dense(c, 0.1, self.dtype)(h)
+    h = dense(c, self.init_scale, self.dtype)(pixel_attention(q, k, v))
+    if self.skip_rescale:
+      return (x + h) / _SQRT2
+    return x + h
+
+
+class Upsample(nn.Module):
+  """2x upsampling: nearest (+3x3 conv), or FIR (fused with a 3x3 conv when with_conv)."""
+  out_ch: Optional[int] = None
+  with_conv: bool = False
+  fir: bool = False
+  fir_kernel: Sequence[int] = (1, 3, 3, 1)
+  dtype: Optional[Dtype] = None
+
+  @nn.compact
+  def __call__(self, x):
+    out_ch = self.out_ch or x.shape[-1]
+    if not self.fir:
+      h = fir_ops.naive_upsample_2d(x, 2)
+      if self.with_conv:
+        h = conv3x3(out_ch, dtype=self.dtype)(h)
+      return h
+    if self.with_conv:
+      return FIRConv2d(out_ch, up=True, fir_kernel=self.fir_kernel, dtype=self.dtype)(x)
+    return fir_ops.upsample_2d(x, self.fir_kernel, factor=2)
+
+
+class Downsample(nn.Module):
+  """2x downsampling: stride-2 3x3 conv / average pooling, or FIR (fused with a 3x3 conv)."""
+  out_ch: Optional[int] = None
+  with_conv: bool = False
+  fir: bool = False
+  fir_kernel: Sequence[int] = (1, 3, 3, 1)
+  dtype: Optional[Dtype] = None
+
+  @nn.compact
+  def __call__(self, x):
+    out_ch = self.out_ch or x.shape[-1]
+    if not self.fir:
+      if self.with_conv:
+        return conv3x3(out_ch, stride=2, dtype=self.dtype)(x)
+      return fir_ops.naive_downsample_2d(x, 2)
+    if self.with_conv:
+      return FIRConv2d(out_ch, down=True, fir_kernel=self.fir_kernel, dtype=self.dtype)(x)
+    return fir_ops.downsample_2d(x, self.fir_kernel, factor=2)
+
+
+class ResnetBlockBigGANpp(nn.Module):
+  """BigGAN-type residual block, optionally resampling both paths (Brock et al. 2019).
+
+  h = act(GN(x)); resample h and x (FIR or nearest/average); h = Conv(h) +
+  Dense(act(temb)); h = Conv_init(dropout(act(GN(h)))); x goes through a 1x1
+  conv when channels change or it was resampled; out = (x + h) [/ sqrt 2].
+  """
+  act: Any
+  out_ch: Optional[int] = None
+  up: bool = False
+  down: bool = False
+  dropout: float = 0.1
+  fir: bool = False
+  fir_kernel: Sequence[int] = (1, 3, 3, 1)
+  skip_rescale: bool = True
+  init_scale: float = 0.
+  dtype: Optional[Dtype] = None
+
+  @nn.compact
+  def __call__(self, x, temb=None, train: bool = False):
+    c = x.shape[-1]
+    out_ch = self.out_ch or c
+    h = self.act(group_norm(c, dtype=self.dtype)(x))
+    if self.up:
+      if self.fir:
+        h = fir_ops.upsample_2d(h, self.fir_kernel, factor=2)
+        x = fir_ops.upsample_2d(x, self.fir_kernel, factor=2)
+      else:
+        h = fir_ops.naive_upsample_2d(h, 2)
+        x = fir_ops.naive_upsample_2d(x, 2)
+    elif self.down:
+      if self.fir:
+        h = fir_ops.downsample_2d(h, self.fir_kernel, factor=2)
+        x = fir_ops.downsample_2d(x, self.fir_kernel, factor=2)
+      else:
+        h = fir_ops.naive_downsample_2d(h, 2)
+        x = fir_ops.naive_downsample_2d(x, 2)
+    h = conv3x3(out_ch, dtype=self.dtype)(h)
+    if temb is not None:
+      h = h + dense(out_ch, dtype=self.dtype)(self.act(temb))[:, None, None, :]
+    h = self.act(group_norm(out_ch, dtype=self.dtype)(h))
+    h = nn.Dropout(self.dropout)(h, deterministic=not train)
+    h = conv3x3(out_ch, init_scale=self.init_scale, dtype=self.dtype)(h)
+    if c != out_ch or self.up or self.down:
+      x = conv1x1(out_ch, dtype=self.dtype)(x)
+    if self.skip_rescale:
+      return (x + h) / _SQRT2
+    return x + h

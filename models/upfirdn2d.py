@@ -1,0 +1,189 @@
+"""FIR up/down-sampling of NHWC images (StyleGAN2's `upfirdn2d`) in pure JAX.
+
+`upfirdn2d(x, k, up, down, pad)` upsamples each channel by inserting `up - 1`
+zeros after every sample, pads (negative pads crop), convolves with the FIR
+kernel `k` (a true convolution: the kernel is flipped) and keeps every
+`down`-th sample. NCSN++ uses it with the binomial kernel (1, 3, 3, 1) for
+anti-aliased resampling (`fir=True`) and fused with 3x3 convolutions.
+
+The filtering is a depthwise convolution (`feature_group_count = C`) on the
+NHWC layout; a 1-D kernel is applied separably (first along H, then along
+W), which costs 2k instead of k^2 multiply-adds per output and is what every
+NCSN++ config uses. Zero insertion is the convolution's `lhs_dilation`, and
+downsampling its window stride, so no zero-filled intermediate is built.
+"""
+from typing import Sequence, Tuple, Union
+
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+Pad = Union[int, Tuple[int, int]]
+
+
+def _pair(pad: Pad) -> Tuple[int, int]:
+  if isinstance(pad, (int, np.integer)):
+    return int(pad), int(pad)
+  pad0, pad1 = pad
+  return int(pad0), int(pad1)
+
+
+def fir_kernel_1d(k: Sequence[float]) -> np.ndarray:
+  """The 1-D factor of a separable FIR kernel, normalised so the 2-D kernel sums to 1."""
+  k = np.asarray(k, dtype=np.float64)
+  if k.ndim != 1 or k.size == 0:
+    raise ValueError(f"fir_kernel must be a non-empty 1-D sequence, got shape {k.shape}")
+  total = k.sum()
+  if total == 0:
+    raise ValueError(f"fir_kernel={tuple(k.tolist())} sums to 0; it cannot be normalised")
+  return k / total
+
+
+def _filter_axis(x, k1, axis: int, up: int, down: int, pad: Tuple[int, int]):
+  """upfirdn along one spatial axis (1 = H, 2 = W) of an NHWC array with 1-D kernel k1."""
+  c = x.shape[-1]
+  n = x.shape[axis]
+  pad0, pad1 = pad
+  # Zero insertion by lhs_dilation gives (n - 1) * up + 1 samples; upfirdn
+  # also has up - 1 trailing zeros, which are extra padding at the end.
+  pad1 = pad1 + (up - 1)
+  # Negative padding crops: do it on the input side explicitly so the
+  # convolution only sees non-negative pads.
+  if pad0 < 0 or pad1 < 0:
+    dilated = (n - 1) * up + 1
+    start = max(-pad0, 0)
+    stop = dilated - max(-pad1, 0)
+    if up == 1:
+      x = lax.slice_in_dim(x, start, stop, axis=axis)
+    else:
+      # Crop of a dilated array: materialise the zero insertion once.
+      shape = list(x.shape)
+      shape[axis] = dilated
+      z = jnp.zeros(shape, x.dtype)
+      idx = [slice(None)] * 4
+      idx[axis] = slice(0, dilated, up)
+      x = z.at[tuple(idx)].set(x)
+      x = lax.slice_in_dim(x, start, stop, axis=axis)
+      up = 1
+    pad0, pad1 = max(pad0, 0), max(pad1, 0)
+  taps = k1.shape[0]
+  # True convolution = correlation with the reversed kernel.
+  w = jnp.asarray(k1[::-1], dtype=x.dtype)
+  shape = (taps, 1, 1, 1) if axis == 1 else (1, taps, 1, 1)
+  w = jnp.broadcast_to(w.reshape(shape), shape[:3] + (c,))
+  strides = (down, 1) if axis == 1 else (1, down)
+  dilation = (up, 1) if axis == 1 else (1, up)
+  padding = ((pad0, pad1), (0, 0)) if axis == 1 else ((0, 0), (pad0, pad1))
+  return lax.conv_general_dilated(
+      x, w, window_strides=strides, padding=padding, lhs_dilation=dilation,
+      dimension_numbers=('NHWC', 'HWIO', 'NHWC'), feature_group_count=c)
+
+
+def upfirdn2d(x, k, up: int = 1, down: int = 1, pad: Pad = (0, 0)):
+  """Upsample, pad, FIR-filter and downsample NHWC images (same on H and W).
+
+  Args:
+    x: (N, H, W, C) images.
+    k: FIR kernel: 1-D (applied separably along H and W, i.e. the 2-D kernel
+      is outer(k, k)) or 2-D (kh, kw). Used as given: no normalisation.
+    up, down: integer up/down-sampling factors.
+    pad: (before, after) padding of the upsampled signal on each spatial axis
+      (an int pads both sides); negative values crop.
+
+  Returns:
+    (N, (H*up + pad0 + pad1 - kh) // down + 1, ..., C) in x's dtype.
+  """
+  if x.ndim != 4:
+    raise ValueError(f"x must be NHWC (4-D), got shape {x.shape}")
+  if int(up) != up or up < 1 or int(down) != down or down < 1:
+    raise ValueError(f"up and down must be integers >= 1, got up={up}, down={down}")
+  up, down = int(up), int(down)
+  pad = _pair(pad)
+  k = np.asarray(k, dtype=np.float64)
+  if k.ndim == 1:
+    x = _filter_axis(x, k, 1, up, down, pad)
+    return _filter_axis(x, k, 2, up, down, pad)
+  if k.ndim != 2:
+    raise ValueError(f"FIR kernel must be 1-D or 2-D, got shape {k.shape}")
+  # A general 2-D kernel: one depthwise convolution.
+  c = x.shape[-1]
+  pad0, pad1 = pad
+  if min(pad0, pad1) < 0:
+    raise ValueError(f"negative pad={pad} is only supported for separable (1-D) kernels")
+  w = jnp.asarray(k[::-1, ::-1], dtype=x.dtype)[:, :, None, None]
+  w = jnp.broadcast_to(w, k.shape + (1, c))
+  p = (pad0, pad1 + up - 1)
+  return lax.conv_general_dilated(
+      x, w, window_strides=(down, down), padding=(p, p), lhs_dilation=(up, up),
+      dimension_numbers=('NHWC', 'HWIO', 'NHWC'), feature_group_count=c)
+
+
+def upsample_2d(x, k=(1, 3, 3, 1), factor: int = 2, gain: float = 1.):
+  """FIR upsampling by `factor`: a constant image stays constant (times `gain`)."""
+  k1 = fir_kernel_1d(k) * np.sqrt(gain * factor ** 2)
+  p = k1.shape[0] - factor
+  return upfirdn2d(x, k1, up=factor, pad=((p + 1) // 2 + factor - 1, p // 2))
+
+
+def downsample_2d(x, k=(1, 3, 3, 1), factor: int = 2, gain: float = 1.):
+  """FIR downsampling by `factor` (the default kernel [1]*factor is average pooling)."""
+  k1 = fir_kernel_1d(k) * np.sqrt(gain)
+  p = k1.shape[0] - factor
+  return upfirdn2d(x, k1, down=factor, pad=((p + 1) // 2, p // 2))
+
+
+def conv_transpose_2d(x, w, factor: int = 2):
+  """Fractionally strided VALID convolution: correlate the zero-inserted input with w.
+
+  out[s*i + (kh-1-a)] += x[i] w[a]: the adjoint of a stride-s correlation
+  with w, so that upsampling then convolving with w keeps w's orientation.
+  x (N, H, W, Cin), w (kh, kw, Cin, Cout) -> (N, (H-1)*s + kh, (W-1)*s + kw, Cout).
+  """
+  kh, kw = w.shape[:2]
+  return lax.conv_general_dilated(
+      x, w, window_strides=(1, 1),
+      padding=((kh - 1, kh - 1), (kw - 1, kw - 1)), lhs_dilation=(factor, factor),
+      dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+
+
+def upsample_conv_2d(x, w, k=(1, 3, 3, 1), factor: int = 2, gain: float = 1.):
+  """Upsampling fused with a convolution (StyleGAN2): transposed conv, then one FIR pass.
+
+  Equivalent to FIR-upsampling then convolving with w, but the padding is
+  applied once, so the output is exactly (H*factor, W*factor).
+  """
+  kh, kw = w.shape[:2]
+  if kh != kw or kh % 2 != 1:
+    raise ValueError(f"conv kernel must be square with odd size, got {w.shape[:2]}")
+  k1 = fir_kernel_1d(k) * np.sqrt(gain * factor ** 2)
+  p = (k1.shape[0] - factor) - (kw - 1)
+  x = conv_transpose_2d(x, w, factor)
+  return upfirdn2d(x, k1, pad=((p + 1) // 2 + factor - 1, p // 2 + 1))
+
+
+def conv_downsample_2d(x, w, k=(1, 3, 3, 1), factor: int = 2, gain: float = 1.):
+  """A convolution fused with FIR downsampling (StyleGAN2): one FIR pass, then a strided conv."""
+  kh, kw = w.shape[:2]
+  if kh != kw or kh % 2 != 1:
+    raise ValueError(f"conv kernel must be square with odd size, got {w.shape[:2]}")
+  k1 = fir_kernel_1d(k) * np.sqrt(gain)
+  p = (k1.shape[0] - factor) + (kw - 1)
+  x = upfirdn2d(x, k1, pad=((p + 1) // 2, p // 2))
+  return lax.conv_general_dilated(
+      x, w, window_strides=(factor, factor), padding='VALID',
+      dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+
+
+def naive_upsample_2d(x, factor: int = 2):
+  """Nearest-neighbour upsampling (each pixel repeated factor x factor times)."""
+  n, h, w, c = x.shape
+  x = jnp.broadcast_to(x[:, :, None, :, None, :], (n, h, factor, w, factor, c))
+  return x.reshape(n, h * factor, w * factor, c)
+
+
+def naive_downsample_2d(x, factor: int = 2):
+  """Average pooling over non-overlapping factor x factor blocks."""
+  n, h, w, c = x.shape
+  if h % factor or w % factor:
+    raise ValueError(f"spatial size {(h, w)} is not divisible by factor={factor}")
+  return x.reshape(n, h // factor, factor, w // factor, factor, c).mean(axis=(2, 4))
