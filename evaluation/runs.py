@@ -6,6 +6,7 @@ writes what it computes next to it: `samples/`, `likelihood.json`.
 import json
 import math
 import os
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -102,5 +103,169 @@ def likelihood(config, workdir):
   return result
 
 
+def _write_json_atomic(path, obj):
+  tmp = path + '.tmp'
+  with open(tmp, 'w') as f:
+    json.dump(obj, f, indent=1)
+  os.replace(tmp, path)
+
+
+def _save_npz_atomic(path, **arrays):
+  tmp = path + '.tmp.npz'
+  np.savez(tmp, **arrays)
+  os.replace(tmp, path)
+
+
+def _eval_checkpoints(config, workdir):
+  """Snapshot indices k in [eval.begin_ckpt, eval.end_ckpt] (step = k * snapshot_freq) that
+  exist, as the original numbers them; the newest snapshot when none of those exists."""
+  ckpts = ckpt_lib.Checkpoints(workdir, async_save=False)
+  try:
+    steps = set(ckpts.managers['snapshot'].all_steps())
+  finally:
+    ckpts.close()
+  if not steps:
+    raise FileNotFoundError(f"no snapshot under {os.path.abspath(workdir)}/checkpoints: train first")
+  freq = config.training.snapshot_freq
+  wanted = range(config.eval.begin_ckpt, config.eval.end_ckpt + 1)
+  found = [(k, k * freq) for k in wanted if k * freq in steps]
+  missing = [k for k in wanted if k * freq not in steps]
+  if missing:
+    tqdm.tqdm.write(f'eval: snapshots {missing} (steps k * {freq}) do not exist; skipped')
+  if not found:
+    step = max(steps)
+    found = [(step // freq, step)]
+    tqdm.tqdm.write(f'eval: evaluating the newest snapshot instead, step {step}')
+  return found
+
+
+def _eval_loss(config, trainer, state):
+  """Mean denoising loss of the EMA parameters over the evaluation split."""
+  import data
+  from training import step as step_lib
+  ds = data.get_dataset(config, 'test', evaluation=True)
+  eval_step = jax.jit(step_lib.make_eval_step(trainer.eval_loss_fn, config.seed))
+  total, count = 0., 0
+  for i, (x, mask) in enumerate(tqdm.tqdm(ds.epoch_batches(), total=ds.num_epoch_batches(),
+                                          desc='eval loss', leave=False)):
+    x = x[mask]  # the padding must not count; the loss is a mean over the batch
+    total += float(eval_step(state, jnp.asarray(x), i)) * len(x)
+    count += len(x)
+  return total / count
+
+
+def _eval_bpd(config, trainer, state, out_dir):
+  """bits/dim of eval.bpd_dataset, averaged over eval.bpd_num_repeats dequantisations.
+
+  Each (repeat, batch) result is saved as it is computed, so an interrupted
+  eval redoes none of them.
+  """
+  import data
+  loglik = _loglik_fn(config, trainer)
+  levels, centered = data.num_levels(config), config.data.centered
+  bpds = []
+  for r in range(config.eval.bpd_num_repeats):
+    ds = data.get_dataset(config, config.eval.bpd_dataset, evaluation=True,
+                          uniform_dequantization=True, seed=config.seed + r)
+    for i, (x, mask) in enumerate(tqdm.tqdm(ds.epoch_batches(), total=ds.num_epoch_batches(),
+                                            desc=f'bpd repeat {r}', leave=False)):
+      path = os.path.join(out_dir, f'bpd_{r}_{i}.npz')
+      if not os.path.exists(path):
+        rng = jax.random.fold_in(jax.random.PRNGKey(config.seed + r), i)
+        logp, _, nfe = loglik(rng, state.ema_params, jnp.asarray(x))
+        bpd = likelihood_lib.bits_per_dim(logp, x.shape[1:], num_levels=levels, centered=centered)
+        _save_npz_atomic(path, bpd=np.asarray(bpd)[mask], nfe=int(nfe))
+      bpds.append(np.load(path)['bpd'])
+  return float(np.mean(np.concatenate(bpds)))
+
+
+def _eval_samples(config, trainer, state, out_dir, step):
+  """eval.num_samples samples in rounds of eval.batch_size, each round saved when done."""
+  batch = min(config.eval.batch_size, config.eval.num_samples)
+  shape = (batch,) + models.input_shape(config)
+  sampler = samplers.get_sampler(config, trainer.sde, _score_fn(config, trainer), shape)
+  key = jax.random.fold_in(jax.random.PRNGKey(config.seed), step)
+  rounds = math.ceil(config.eval.num_samples / batch)
+  for r in tqdm.trange(rounds, desc='eval samples', leave=False):
+    path = os.path.join(out_dir, f'samples_{r}.npz')
+    if os.path.exists(path):
+      continue
+    x, nfe = sampler(jax.random.fold_in(key, r), state.ema_params)
+    _save_npz_atomic(path, samples=np.asarray(jax.device_get(x)), nfe=int(nfe))
+  files = [np.load(os.path.join(out_dir, f'samples_{r}.npz')) for r in range(rounds)]
+  x = np.concatenate([f['samples'] for f in files])[:config.eval.num_samples]
+  return x, float(np.mean([int(f['nfe']) for f in files]))
+
+
+def _sample_metrics(config, x):
+  """Metrics of samples x (model space): the digits Frechet distance for the built-in
+  digits, FID / IS / KID against the dataset statistics otherwise."""
+  import data
+  from evaluation import digits_classifier, fid_stats, inception, metrics as metrics_lib
+  images = np.asarray(data.get_data_inverse_scaler(config)(x))
+  if config.data.dataset == 'DIGITS':
+    test, _ = data.digits.load_split('test')
+    return {'digits_fd': digits_classifier.digits_frechet_distance(images, test)}
+  params = inception.load_params(config.eval.inception_weights)
+  stats = fid_stats.load_stats(fid_stats.stats_path(config))
+  pools, logits = [], []
+  u8 = fid_stats.images_to_uint8(x, config)
+  for i in range(0, len(u8), 200):
+    p, l = inception.inception_features(params, u8[i:i + 200])
+    pools.append(np.asarray(p))
+    logits.append(np.asarray(l))
+  pool, logit = np.concatenate(pools), np.concatenate(logits)
+  mu, sigma = metrics_lib.feature_statistics(pool)
+  result = {'fid': metrics_lib.frechet_distance(mu, sigma, stats['mu'], stats['sigma']),
+            'is': metrics_lib.inception_score(logit, splits=1)[0]}
+  if 'features' in stats:
+    n = min(len(pool), len(stats['features']), 1000)
+    result['kid'] = metrics_lib.kernel_inception_distance(pool, stats['features'], subset_size=n)[0]
+  return result
+
+
 def evaluate(config, workdir):
-  raise NotImplementedError('--mode eval arrives with the image pipeline')
+  """`main.py --mode eval`: loss, bits/dim and sample metrics of each snapshot.
+
+  Reads eval.enable_loss, eval.enable_bpd (eval.bpd_dataset,
+  eval.bpd_num_repeats, eval.likelihood_estimator/rtol/atol),
+  eval.enable_sampling (eval.num_samples, eval.batch_size). Work is saved
+  under WORKDIR/eval/ckpt_K/ as it is done, so an interrupted eval resumes
+  where it stopped; results are appended to WORKDIR/eval/metrics.json (one
+  record per checkpoint and sampler) and printed as JSON lines.
+  """
+  if loop.is_toy(config):
+    raise ValueError("--mode eval is for image datasets; for toy data use --mode likelihood "
+                     "and --mode sample")
+  e = config.eval
+  records_path = os.path.join(workdir, 'eval', 'metrics.json')
+  trainer = loop.Trainer(config)
+  for k, step in _eval_checkpoints(config, workdir):
+    out_dir = os.path.join(workdir, 'eval', f'ckpt_{k}')
+    os.makedirs(out_dir, exist_ok=True)
+    ckpts = ckpt_lib.Checkpoints(workdir, async_save=False)
+    try:
+      state = ckpts.restore(trainer.abstract_state(), kind='snapshot', step=step)
+    finally:
+      ckpts.close()
+    s = config.sampling
+    record = {'step': step, 'ckpt': k,
+              'sampling': {key: s.get(key) for key in (
+                  'method', 'predictor', 'corrector', 'snr', 'n_steps_each', 'probability_flow')},
+              'command': 'python main.py ' + ' '.join(sys.argv[1:]) if sys.argv else ''}
+    if e.enable_loss:
+      record['loss'] = _eval_loss(config, trainer, state)
+    if e.enable_bpd:
+      record['bpd'] = _eval_bpd(config, trainer, state, out_dir)
+      record['bpd_num_repeats'] = e.bpd_num_repeats
+    if e.enable_sampling:
+      x, nfe = _eval_samples(config, trainer, state, out_dir, step)
+      record.update(num_samples=len(x), nfe=nfe)
+      plots.save_samples(os.path.join(out_dir, 'samples'), x, loop.inverse_scaler(config))
+      record.update(_sample_metrics(config, x))
+    if jax.process_index() == 0:
+      records = json.load(open(records_path)) if os.path.exists(records_path) else []
+      records = [r for r in records
+                 if not (r['ckpt'] == k and r.get('sampling') == record['sampling'])]
+      _write_json_atomic(records_path, records + [record])
+    print(json.dumps(record))

@@ -7,7 +7,6 @@ per-step noise are pure functions of (seed, step), so a run killed at any
 moment and restarted with the same command continues exactly as if it had
 not stopped.
 """
-import logging
 import os
 
 import jax
@@ -76,6 +75,11 @@ class Trainer:
     return self._multi_step(state, self.global_batches(local_batches))
 
 
+def _say(message):
+  if jax.process_index() == 0:
+    tqdm.tqdm.write(message)
+
+
 def _chunk_ends(step, n_iters, freqs):
   """The next step at which something happens (log, checkpoint, end)."""
   ends = [n_iters] + [(step // f + 1) * f for f in freqs if f > 0]
@@ -93,15 +97,18 @@ def train(config, workdir, data_source, on_snapshot=None, max_steps=None):
   """
   tc = config.training
   os.makedirs(workdir, exist_ok=True)
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, 'config.json'), 'w') as f:
+      f.write(config.to_json_best_effort(indent=1))
   trainer = Trainer(config)
   ckpts = ckpt_lib.Checkpoints(workdir)
   latest = ckpts.latest()
   if latest is None:
     state = trainer.init_state()
-    logging.info('starting from scratch in %s', workdir)
+    _say(f'starting from scratch in {workdir}')
   else:
     state = ckpts.restore(trainer.abstract_state())
-    logging.info('resumed from the %s checkpoint at step %d', *latest)
+    _say(f'resumed from the {latest[0]} checkpoint at step {latest[1]}')
   step = int(jax.device_get(state.step))
   stop = tc.n_iters if max_steps is None else min(tc.n_iters, step + max_steps)
   writer = MetricWriter(workdir, 'train')

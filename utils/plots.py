@@ -57,11 +57,11 @@ def _atomic(path, write):
   os.replace(tmp, path)
 
 
-def save_samples(prefix, samples, inverse_scaler=None):
-  """Writes `prefix.npz` (the samples as they are) and `prefix.png`.
+def save_samples(prefix, samples, inverse_scaler=None, grid_size=100):
+  """Writes `prefix.npz` (all samples, as they are) and `prefix.png`.
 
-  2-D vector samples give a scatter plot; images (n, H, W, C) a grid, after
-  `inverse_scaler` maps them from model space to [0, 1].
+  2-D vector samples give a scatter plot; images (n, H, W, C) a grid of the
+  first `grid_size`, after `inverse_scaler` maps them from model space to [0, 1].
   """
   samples = np.asarray(samples)
   os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
@@ -69,5 +69,6 @@ def save_samples(prefix, samples, inverse_scaler=None):
   if samples.ndim == 2 and samples.shape[1] == 2:
     save_scatter(prefix + '.png', samples, title=os.path.basename(prefix))
   elif samples.ndim == 4:
-    images = samples if inverse_scaler is None else np.asarray(inverse_scaler(samples))
+    images = samples[:grid_size]
+    images = images if inverse_scaler is None else np.asarray(inverse_scaler(images))
     save_image_grid(prefix + '.png', images)

@@ -1,0 +1,75 @@
+"""Overhead of the training loop: steps/s of the whole loop (data, step, logging,
+checkpoints) divided by steps/s of the bare jitted step on ready batches; and how long a
+checkpoint save blocks the loop. Prints JSON lines.
+
+  python benchmarks/train_loop.py --config configs/digits/ddpmpp_vp.py --steps 400
+"""
+import json
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags, logging  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+config_flags.DEFINE_config_file('config', 'configs/digits/ddpmpp_vp.py', 'Experiment config.')
+flags.DEFINE_integer('steps', 400, 'Optimiser steps to time (after a warm-up call).')
+FLAGS = flags.FLAGS
+
+
+def main(_):
+  from utils import xla_flags
+  xla_flags.configure()
+  logging.set_verbosity(logging.WARNING)
+  import jax
+  import numpy as np
+  from training import checkpoints as ckpt_lib, loop
+
+  config = FLAGS.config
+  k = config.training.n_jitted_steps
+  source = loop.get_train_source(config)
+  trainer = loop.Trainer(config)
+
+  # Bare step: the same jitted multi-step on batches prepared beforehand.
+  state = trainer.init_state()
+  batches = [np.stack([source.batch(s + i) for i in range(k)]) for s in range(0, FLAGS.steps, k)]
+  state, losses = trainer.multi_step(state, batches[0])
+  jax.block_until_ready(losses)
+  t = time.perf_counter()
+  for b in batches:
+    state, losses = trainer.multi_step(state, b)
+  jax.block_until_ready(losses)
+  bare = FLAGS.steps / (time.perf_counter() - t)
+
+  # The whole loop, with checkpoints and logging as configured (no snapshot sampling).
+  with tempfile.TemporaryDirectory() as workdir:
+    config.training.snapshot_sampling = False
+    loop.train(config, workdir, source, max_steps=k)            # compile, first checkpoint
+    t = time.perf_counter()
+    loop.train(config, workdir, source, max_steps=FLAGS.steps)
+    whole = FLAGS.steps / (time.perf_counter() - t)
+
+    ckpts = ckpt_lib.Checkpoints(os.path.join(workdir, 'bench'))
+    blocks = []
+    for i in range(5):
+      state = state.replace(step=state.step + 1)
+      t = time.perf_counter()
+      ckpts.save('preemption', state)
+      blocks.append(time.perf_counter() - t)
+      ckpts.wait()
+    ckpts.close()
+  n_params = sum(x.size for x in jax.tree.leaves(state.params))
+  print(json.dumps({'bench': 'train_loop', 'config': config.model.name, 'params': int(n_params),
+                    'batch': config.training.batch_size, 'n_jitted_steps': k,
+                    'bare_steps_per_s': bare, 'loop_steps_per_s': whole,
+                    'loop_over_bare': whole / bare,
+                    'checkpoint_save_blocks_s_median': float(np.median(blocks)),
+                    'preemption_every': config.training.snapshot_freq_for_preemption,
+                    'device': str(jax.devices()[0].platform)}))
+
+
+if __name__ == '__main__':
+  app.run(main)
