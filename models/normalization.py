@@ -1,0 +1,220 @@
+"""Normalisation layers of NCSN / NCSNv2 (and GroupNorm for DDPM), NHWC.
+
+InstanceNorm++ (Song & Ermon 2019, NCSN) normalises each channel of each
+image over its pixels like instance norm, then adds back the information
+instance norm throws away, the relative size of the channel means:
+
+  mu_c = mean_hw x[..., c],   m, v = mean_c mu_c, var_c mu_c
+  out  = gamma_c * ((x - mu_c) / sqrt(var_hw x + eps) + alpha_c (mu_c - m) / sqrt(v + eps)) + beta_c
+
+The conditional variants take a class index y (the noise level's index) and
+read their per-channel scales/biases from a (num_classes, k * C) table.
+Statistics are computed in at least float32 whatever the compute dtype;
+parameters are float32; the output has the compute dtype (`dtype`, or the
+input's dtype when None).
+
+`get_normalization(config, conditional)` returns a factory: calling it gives
+a fresh module, applied as `norm(x)` or, conditional, `norm(x, y)`.
+"""
+import functools
+from typing import Any, Optional
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from models import config_utils
+
+Dtype = Any
+EPS = 1e-5
+
+NORMALIZATIONS = ('InstanceNorm', 'InstanceNorm++', 'VarianceNorm', 'GroupNorm')
+CONDITIONAL_NORMALIZATIONS = ('InstanceNorm', 'InstanceNorm++', 'VarianceNorm')
+
+
+def _near_one(key, shape, dtype=jnp.float32):
+  """N(1, 0.02^2): the NCSN initialisation of multiplicative norm parameters."""
+  return 1. + 0.02 * nn.initializers.normal(1.)(key, shape, dtype)
+
+
+def _stat_dtype(x):
+  # bfloat16 statistics lose too many bits; float64 inputs keep float64.
+  return jnp.promote_types(x.dtype, jnp.float32)
+
+
+def _standardize(x, center: bool):
+  """Per-image, per-channel (x - mean) / std over H, W (or x / std), and the channel means."""
+  x = x.astype(_stat_dtype(x))
+  means = jnp.mean(x, axis=(1, 2), keepdims=True)
+  var = jnp.var(x, axis=(1, 2), keepdims=True)
+  h = (x - means) if center else x
+  return h / jnp.sqrt(var + EPS), means[:, 0, 0, :]
+
+
+def _normalized_means(means):
+  """(mu_c - m) / sqrt(v + eps) across channels: the InstanceNorm++ correction term, (B, C)."""
+  m = jnp.mean(means, axis=-1, keepdims=True)
+  v = jnp.var(means, axis=-1, keepdims=True)
+  return (means - m) / jnp.sqrt(v + EPS)
+
+
+def _rows(table, y):
+  """Rows y of a class table, (B, k * C); y must be integer class indices in range."""
+  y = jnp.asarray(y)
+  if not jnp.issubdtype(y.dtype, jnp.integer):
+    raise TypeError(f"conditional normalisation needs integer class indices y, got dtype {y.dtype}")
+  if y.ndim != 1:
+    raise ValueError(f"class indices y must have shape (batch,), got {y.shape}")
+  return jnp.take(table, y, axis=0)
+
+
+def _out(h, dtype, x):
+  return h.astype(dtype if dtype is not None else x.dtype)
+
+
+def _b(v):
+  """(B, C) -> (B, 1, 1, C) for broadcasting over pixels."""
+  return v[:, None, None, :]
+
+
+class InstanceNorm(nn.Module):
+  """Instance normalisation with a per-channel affine map."""
+  use_bias: bool = True
+  dtype: Optional[Dtype] = None
+
+  @nn.compact
+  def __call__(self, x):
+    c = x.shape[-1]
+    h, _ = _standardize(x, center=True)
+    h = h * self.param('scale', nn.initializers.ones, (c,), jnp.float32)
+    if self.use_bias:
+      h = h + self.param('bias', nn.initializers.zeros, (c,), jnp.float32)
+    return _out(h, self.dtype, x)
+
+
+class InstanceNormPlus(nn.Module):
+  """InstanceNorm++ (NCSN): instance norm plus alpha * normalised channel means."""
+  use_bias: bool = True
+  dtype: Optional[Dtype] = None
+
+  @nn.compact
+  def __call__(self, x):
+    c = x.shape[-1]
+    h, means = _standardize(x, center=True)
+    alpha = self.param('alpha', _near_one, (c,), jnp.float32)
+    gamma = self.param('gamma', _near_one, (c,), jnp.float32)
+    h = gamma * (h + _b(_normalized_means(means)) * alpha)
+    if self.use_bias:
+      h = h + self.param('beta', nn.initializers.zeros, (c,), jnp.float32)
+    return _out(h, self.dtype, x)
+
+
+class VarianceNorm(nn.Module):
+  """x / std over pixels, per image and channel (no centring), times a per-channel scale."""
+  use_bias: bool = False
+  dtype: Optional[Dtype] = None
+
+  @nn.compact
+  def __call__(self, x):
+    c = x.shape[-1]
+    h, _ = _standardize(x, center=False)
+    h = h * self.param('scale', _near_one, (c,), jnp.float32)
+    if self.use_bias:
+      h = h + self.param('bias', nn.initializers.zeros, (c,), jnp.float32)
+    return _out(h, self.dtype, x)
+
+
+def _class_table(module, name, num_classes, c, n_near_one, n_zero):
+  """A (num_classes, (n_near_one + n_zero) * c) table: N(1, 0.02) columns, then zero columns."""
+  def init(key, shape, dtype=jnp.float32):
+    ones = _near_one(key, (shape[0], n_near_one * c), dtype)
+    return jnp.concatenate([ones, jnp.zeros((shape[0], n_zero * c), dtype)], axis=-1)
+  return module.param(name, init, (num_classes, (n_near_one + n_zero) * c), jnp.float32)
+
+
+class ConditionalInstanceNorm(nn.Module):
+  """Instance norm whose scale and bias are looked up per class y."""
+  num_classes: int
+  use_bias: bool = True
+  dtype: Optional[Dtype] = None
+
+  @nn.compact
+  def __call__(self, x, y):
+    c = x.shape[-1]
+    h, _ = _standardize(x, center=True)
+    table = _class_table(self, 'embedding', self.num_classes, c, 1, int(self.use_bias))
+    rows = _rows(table, y)
+    h = h * _b(rows[:, :c])
+    if self.use_bias:
+      h = h + _b(rows[:, c:])
+    return _out(h, self.dtype, x)
+
+
+class ConditionalInstanceNormPlus(nn.Module):
+  """InstanceNorm++ whose gamma, alpha (and beta) are looked up per class y (NCSN v1)."""
+  num_classes: int
+  use_bias: bool = True
+  dtype: Optional[Dtype] = None
+
+  @nn.compact
+  def __call__(self, x, y):
+    c = x.shape[-1]
+    h, means = _standardize(x, center=True)
+    table = _class_table(self, 'embedding', self.num_classes, c, 2, int(self.use_bias))
+    rows = _rows(table, y)
+    gamma, alpha = rows[:, :c], rows[:, c:2 * c]
+    h = _b(gamma) * (h + _b(_normalized_means(means)) * _b(alpha))
+    if self.use_bias:
+      h = h + _b(rows[:, 2 * c:])
+    return _out(h, self.dtype, x)
+
+
+class ConditionalVarianceNorm(nn.Module):
+  """Variance norm whose per-channel scale is looked up per class y."""
+  num_classes: int
+  dtype: Optional[Dtype] = None
+
+  @nn.compact
+  def __call__(self, x, y):
+    c = x.shape[-1]
+    h, _ = _standardize(x, center=False)
+    table = _class_table(self, 'embedding', self.num_classes, c, 1, 0)
+    h = h * _b(_rows(table, y))
+    return _out(h, self.dtype, x)
+
+
+class GroupNorm(nn.Module):
+  """GroupNorm with 32 groups and eps 1e-6 (flax's defaults, which the original used).
+
+  Statistics in at least float32; the channel count must be a multiple of 32.
+  """
+  num_groups: int = 32
+  dtype: Optional[Dtype] = None
+
+  @nn.compact
+  def __call__(self, x):
+    c = x.shape[-1]
+    if c % self.num_groups:
+      raise ValueError(
+          f"GroupNorm with {self.num_groups} groups needs channels divisible by it, got {c}")
+    h = nn.GroupNorm(num_groups=self.num_groups, epsilon=1e-6, dtype=_stat_dtype(x),
+                     param_dtype=jnp.float32, name='norm')(x)
+    return _out(h, self.dtype, x)
+
+
+def get_normalization(config, conditional: bool = False):
+  """Factory of the normalisation named by `config.model.normalization`.
+
+  Conditional layers have one row per noise level (`config.model.num_scales`
+  classes). Modules compute in `config.model.dtype`.
+  """
+  dtype = config_utils.compute_dtype(config)
+  if conditional:
+    name = config_utils.choice(config, 'normalization', CONDITIONAL_NORMALIZATIONS)
+    num_classes = int(config.model.num_scales)
+    cls = {'InstanceNorm': ConditionalInstanceNorm, 'InstanceNorm++': ConditionalInstanceNormPlus,
+           'VarianceNorm': ConditionalVarianceNorm}[name]
+    return functools.partial(cls, num_classes=num_classes, dtype=dtype)
+  name = config_utils.choice(config, 'normalization', NORMALIZATIONS)
+  cls = {'InstanceNorm': InstanceNorm, 'InstanceNorm++': InstanceNormPlus,
+         'VarianceNorm': VarianceNorm, 'GroupNorm': GroupNorm}[name]
+  return functools.partial(cls, dtype=dtype)
