@@ -197,6 +197,17 @@ def _eval_samples(config, trainer, state, out_dir, step):
   return x, float(np.mean([int(f['nfe']) for f in files]))
 
 
+def _digits_baselines(config):
+  """Exact bits/dim of a per-pixel categorical and a full-covariance Gaussian (fit on train)."""
+  import data
+  from evaluation import baselines
+  train, _ = data.digits.load_split('train')
+  test, _ = data.digits.load_split(config.eval.bpd_dataset)
+  levels = data.num_levels(config)
+  return {'categorical': baselines.categorical_bpd(train, test, levels),
+          'gaussian': baselines.gaussian_bpd(train, test, levels)}
+
+
 def _sample_metrics(config, x):
   """Metrics of samples x (model space): the digits Frechet distance for the built-in
   digits, FID / IS / KID against the dataset statistics otherwise."""
@@ -258,6 +269,8 @@ def evaluate(config, workdir):
     if e.enable_bpd:
       record['bpd'] = _eval_bpd(config, trainer, state, out_dir)
       record['bpd_num_repeats'] = e.bpd_num_repeats
+      if config.data.dataset == 'DIGITS':
+        record['bpd_baselines'] = _digits_baselines(config)
     if e.enable_sampling:
       x, nfe = _eval_samples(config, trainer, state, out_dir, step)
       record.update(num_samples=len(x), nfe=nfe)

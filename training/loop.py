@@ -47,6 +47,13 @@ class Trainer:
     self.eval_loss_fn = losses.get_loss_fn(config, self.sde, self.model, train=False)
     train_step = step_lib.make_train_step(loss_fn, self.optimizer, config.model.ema_rate,
                                           config.seed)
+    # On CPU, XLA runs convolutions inside a while loop (lax.scan) about 6x slower
+    # than the same step jitted alone (measured: 2.96 s vs 0.48 s per step of the
+    # digits DDPM++), so there each step is its own call; dispatch is asynchronous,
+    # so nothing waits between them. Accelerators run n_jitted_steps per call.
+    self.steps_per_call = 1 if jax.default_backend() == 'cpu' else None
+    self._one_step = jax.jit(train_step, donate_argnums=0,
+                             out_shardings=(self.replicated, self.replicated))
     self._multi_step = jax.jit(step_lib.make_multi_step(train_step), donate_argnums=0,
                                out_shardings=(self.replicated, self.replicated))
     n_dev = self.mesh.devices.size
@@ -72,7 +79,15 @@ class Trainer:
     return jax.make_array_from_process_local_data(self.batch_sharding, local_batches)
 
   def multi_step(self, state, local_batches):
-    return self._multi_step(state, self.global_batches(local_batches))
+    """Runs len(local_batches) optimiser steps; returns (state, losses of each step)."""
+    batches = self.global_batches(local_batches)
+    if self.steps_per_call != 1:
+      return self._multi_step(state, batches)
+    losses = []
+    for i in range(batches.shape[0]):
+      state, loss = self._one_step(state, batches[i])
+      losses.append(loss)
+    return state, jnp.stack(losses)
 
 
 def _say(message):

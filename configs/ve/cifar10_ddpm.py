@@ -4,8 +4,9 @@ The network's output is divided by sigma (`scale_by_sigma`), as NCSNv2 does,
 so it estimates the score directly; sampled with reverse diffusion + Langevin.
 
 Run: python main.py --config configs/ve/cifar10_ddpm.py --workdir runs/ve_cifar10_ddpm --mode train
-Target: the SMLD counterpart of configs/vp/ddpm/cifar10.py; arXiv 2011.13456 reports no row for
-this exact model (its Table 1 SMLD columns use NCSN++: configs/ve/cifar10_ncsnpp.py).
+Target: arXiv 2011.13456 Table 1, SMLD columns (Appendix G: the DDPM architecture trained
+with the discrete SMLD objective): FID of the P1000 / PC1000 / C2000 samplers
+(`python -m evaluation.reproduce --table 1` lists each row's sampler overrides).
 """
 from configs.default_cifar10_configs import get_default_configs
 

@@ -1,7 +1,8 @@
 """NCSN++ on CIFAR-10, SMLD (discrete VE, 1000 noise scales).
 
 Run: python main.py --config configs/ve/cifar10_ncsnpp.py --workdir runs/cifar10_ncsnpp --mode train
-Target: Table 1 of arXiv 2011.13456, SMLD column (NCSN++ trained with discrete noise scales): FID of the PC / predictor-only / corrector-only samplers.
+Target: no row of arXiv 2011.13456 (its Table 1 SMLD models use the DDPM architecture:
+configs/ve/cifar10_ddpm.py); the discrete-objective counterpart of ve/cifar10_ncsnpp_continuous.py.
 """
 from configs.default_cifar10_configs import get_default_configs
 

@@ -1,7 +1,8 @@
 """DDPM++ on CIFAR-10, DDPM (discrete VP, 1000 steps).
 
 Run: python main.py --config configs/vp/cifar10_ddpmpp.py --workdir runs/cifar10_ddpmpp --mode train
-Target: Table 1 of arXiv 2011.13456, DDPM column (DDPM++ trained with the discrete objective): FID of ancestral / reverse-diffusion / PC samplers.
+Target: no row of arXiv 2011.13456 (its Table 1 DDPM models use the DDPM architecture:
+configs/vp/ddpm/cifar10.py); the discrete-objective counterpart of vp/cifar10_ddpmpp_continuous.py.
 """
 from configs.default_cifar10_configs import get_default_configs
 
