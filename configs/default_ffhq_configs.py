@@ -39,6 +39,12 @@ def get_default_configs():
   evaluate.enable_loss = True
   evaluate.enable_bpd = False
   evaluate.bpd_dataset = 'test'
+  evaluate.bpd_num_repeats = 5               # dequantisation draws averaged for bits/dim
+  evaluate.likelihood_estimator = 'rademacher'
+  evaluate.rtol = 1e-5                       # probability-flow ODE tolerances for bits/dim
+  evaluate.atol = 1e-5
+  evaluate.inception_weights = ''            # converted FID Inception .npz (see README)
+  evaluate.stats_path = ''                   # dataset statistics; '' = assets/stats/ default
 
   config.data = data = ml_collections.ConfigDict()
   data.dataset = 'FFHQ'
