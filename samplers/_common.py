@@ -1,0 +1,81 @@
+"""Argument checks and small helpers shared by the PC and ODE samplers."""
+import numbers
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+
+def lookup(argument, name, table):
+  """`table[name]` (case-insensitive), or a ValueError naming the argument and the allowed names."""
+  key = str(name).lower()
+  if key not in table:
+    raise ValueError(f"{argument}={name!r} is not a {argument}; allowed: {', '.join(table)}")
+  return table[key]
+
+
+def check_shape(shape):
+  """`shape` as a tuple of positive ints (batch first), or a ValueError saying why not."""
+  ok = isinstance(shape, (tuple, list)) and len(shape) >= 1 and all(
+      isinstance(n, (int, np.integer)) and not isinstance(n, (bool, np.bool_)) and n > 0
+      for n in shape)
+  if not ok:
+    raise ValueError(
+        f"shape={shape!r} must be a tuple of positive ints, batch first, e.g. (64, 32, 32, 3)")
+  return tuple(int(n) for n in shape)
+
+
+def check_eps(eps, sde):
+  """`eps` as a float in (0, T), the last time the samplers reach."""
+  if not isinstance(eps, numbers.Real) or not 0. < float(eps) < sde.T:
+    raise ValueError(f"eps={eps!r} must be a number in (0, T) = (0, {sde.T})")
+  return float(eps)
+
+
+def check_positive(name, value):
+  if (not isinstance(value, numbers.Real) or isinstance(value, bool)
+      or not np.isfinite(value) or value <= 0):
+    raise ValueError(f"{name}={value!r} must be a finite number > 0")
+  return float(value)
+
+
+def check_bool(name, value):
+  if not isinstance(value, (bool, np.bool_)):
+    raise ValueError(f"{name}={value!r} must be True or False")
+  return bool(value)
+
+
+def sample_dtype(params, dtype=None):
+  """The dtype samples are drawn in: `dtype` if given, else that of the floating leaves of `params`.
+
+  A float64 oracle samples in float64, a float32 network in float32; no
+  floating leaf at all means float32.
+  """
+  if dtype is not None:
+    return jnp.dtype(dtype)
+  leaves = [leaf for leaf in jax.tree_util.tree_leaves(params)
+            if jnp.issubdtype(jnp.result_type(leaf), jnp.floating)]
+  if not leaves:
+    return jnp.dtype(jnp.float32)
+  return jnp.dtype(jnp.result_type(*leaves))
+
+
+def bind_score(score_fn, params):
+  """`score(x, t)` with `params` bound; its output is checked to be shaped like x, in x's dtype.
+
+  Shapes are static, so a mismatch (params built for another data shape)
+  raises here, at trace time, naming both shapes.
+  """
+  def score(x, t):
+    try:
+      out = score_fn(params, x, t)
+    except (TypeError, ValueError) as err:
+      raise ValueError(
+          f"score_fn(params, x, t) failed for x of shape {x.shape}: {err} (do the params and "
+          "the sampler's `shape` describe the same data?)") from err
+    if jnp.shape(out) != x.shape:
+      raise ValueError(
+          f"score_fn returned shape {jnp.shape(out)} for x of shape {x.shape}; the score "
+          "must be shaped like x (do the params and the sampler's `shape` describe the same data?)")
+    return out.astype(x.dtype)
+  return score
