@@ -15,7 +15,10 @@ the levels over 0..255. Samples must go through the same `images_to_uint8`,
 so both sides of an FID see the same quantisation.
 
 Features are accumulated with `evaluation.metrics.RunningStatistics` (never
-all in memory). On several hosts each host reads its own share of every
+all in memory). KID needs features, not moments: the file also keeps the pool3
+rows of the first `kid_features` training images (split order, float32;
+10,000 by default, as the KID paper's subsets of 1000 need), which `eval`
+reads as the reference set for KID. On several hosts each host reads its own share of every
 batch; the hosts' (count, mean, scatter) are gathered and merged exactly
 (`merge_moments`), so every host ends with the same statistics.
 
@@ -39,6 +42,7 @@ from evaluation import metrics
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_STATS_DIR = os.path.join(REPO_ROOT, 'assets', 'stats')
 DEFAULT_BATCH_SIZE = 200   # images per host per Inception call (299 x 299 activations are large)
+DEFAULT_KID_FEATURES = 10_000   # pool3 rows kept for KID (float32: 82 MB for 10k images)
 
 
 def stats_path(config) -> str:
@@ -148,6 +152,24 @@ def gather_moments(count, mean, scatter):
                        _allgather_float64(scatter))
 
 
+def gather_rows(rows, chunk=1000):
+  """Sum over hosts of each host's float32 `rows` (identity on one host).
+
+  Each host fills only the rows it read and leaves the others zero, so the sum
+  is the union, exactly. Gathered `chunk` rows at a time to bound the memory
+  of the (hosts, chunk, d) buffer on large pods.
+  """
+  import jax  # pylint: disable=import-outside-toplevel
+  if jax.process_count() == 1:
+    return rows
+  from jax.experimental import multihost_utils  # pylint: disable=import-outside-toplevel
+  out = np.empty_like(rows)
+  for i in range(0, len(rows), chunk):
+    part = np.asarray(multihost_utils.process_allgather(np.ascontiguousarray(rows[i:i + chunk])))
+    out[i:i + chunk] = part.sum(axis=0)
+  return out
+
+
 # ------------------------------------------------------------ the statistics
 
 
@@ -171,7 +193,8 @@ def _write_atomic(path, **arrays):
 
 
 def load_stats(path) -> dict:
-  """`{mu, sigma, num_images}` written by `compute_dataset_stats`; a clear error if missing."""
+  """`{mu, sigma, num_images[, features]}` written by `compute_dataset_stats`; a clear error
+  if missing. `features` (the KID reference rows) is absent from files written without them."""
   path = os.fspath(path)
   if not os.path.isfile(path):
     raise FileNotFoundError(
@@ -182,11 +205,14 @@ def load_stats(path) -> dict:
     missing = {'mu', 'sigma', 'num_images'} - set(f.files)
     if missing:
       raise ValueError(f"{path!r} is not an FID statistics file: it lacks {sorted(missing)}")
-    return {'mu': f['mu'], 'sigma': f['sigma'], 'num_images': int(f['num_images'])}
+    stats = {'mu': f['mu'], 'sigma': f['sigma'], 'num_images': int(f['num_images'])}
+    if 'features' in f.files:
+      stats['features'] = f['features']
+    return stats
 
 
 def compute_dataset_stats(config, out_path=None, *, batch_size=None, max_images=None,
-                          params=None) -> dict:
+                          params=None, kid_features=DEFAULT_KID_FEATURES) -> dict:
   """Inception pool3 statistics of the whole training split of `config.data`; writes them.
 
   Args:
@@ -201,9 +227,11 @@ def compute_dataset_stats(config, out_path=None, *, batch_size=None, max_images=
       split's order). For tests and quick checks only: the FID protocol uses
       the whole split.
     params: Inception parameters, instead of loading `eval.inception_weights`.
+    kid_features: how many pool3 rows (of the first training images, in split
+      order) to keep as KID's reference set; 0 keeps none.
   Returns:
     {'mu': (2048,) float64, 'sigma': (2048, 2048) float64, 'num_images': int,
-     'path': the file written}.
+     'features': (min(kid_features, num_images), 2048) float32, 'path': the file written}.
   """
   # pylint: disable=import-outside-toplevel
   import jax
@@ -218,6 +246,8 @@ def compute_dataset_stats(config, out_path=None, *, batch_size=None, max_images=
                                  or max_images < 2):
     raise ValueError(f"max_images={max_images!r} must be an integer >= 2 (a covariance needs "
                      "two images), or None for the whole split")
+  if isinstance(kid_features, bool) or not isinstance(kid_features, int) or kid_features < 0:
+    raise ValueError(f"kid_features={kid_features!r} must be a non-negative integer")
   local = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
   if isinstance(local, bool) or not isinstance(local, int) or local < 1:
     raise ValueError(f"batch_size={batch_size!r} must be a positive integer")
@@ -230,14 +260,19 @@ def compute_dataset_stats(config, out_path=None, *, batch_size=None, max_images=
 
   running = metrics.RunningStatistics(inception.FEATURE_DIM)
   single_row = None
+  # This host's KID rows at their split positions; other hosts' rows stay zero.
+  kid_rows = np.zeros((min(kid_features, total), inception.FEATURE_DIM), np.float32)
 
   def consume(pending):
     nonlocal single_row
-    features, keep = pending
-    rows = np.asarray(jax.device_get(features), np.float64)[keep]
+    features, keep, positions = pending
+    features = np.asarray(jax.device_get(features))
+    rows = features.astype(np.float64)[keep]
     running.update(rows)
     if running.count == 1:
       single_row = rows[0]
+    wanted = keep & (positions < len(kid_rows))
+    kid_rows[positions[wanted]] = features[wanted]
 
   pending = None
   batches = ds.epoch_batches(global_batch)
@@ -252,7 +287,7 @@ def compute_dataset_stats(config, out_path=None, *, batch_size=None, max_images=
     # Dispatch is asynchronous: read the previous batch while this one runs.
     if pending is not None:
       consume(pending)
-    pending = (features, keep)
+    pending = (features, keep, positions)
   if pending is not None:
     consume(pending)
 
@@ -261,9 +296,11 @@ def compute_dataset_stats(config, out_path=None, *, batch_size=None, max_images=
     raise RuntimeError(f"the hosts saw {count} images but the split has {total}: the data "
                        "layout is not the one this function expects")
   sigma = scatter / (count - 1)
+  kid_rows = gather_rows(kid_rows)
   path = stats_path(config) if out_path is None else os.fspath(out_path)
-  _write_atomic(path, mu=mean, sigma=sigma, num_images=np.int64(count))
-  return {'mu': mean, 'sigma': sigma, 'num_images': int(count), 'path': path}
+  _write_atomic(path, mu=mean, sigma=sigma, num_images=np.int64(count), features=kid_rows)
+  return {'mu': mean, 'sigma': sigma, 'num_images': int(count), 'features': kid_rows,
+          'path': path}
 
 
 def run(config, workdir, *, batch_size=None, max_images=None):
@@ -276,6 +313,7 @@ def run(config, workdir, *, batch_size=None, max_images=None):
   import jax  # pylint: disable=import-outside-toplevel
   stats = compute_dataset_stats(config, batch_size=batch_size, max_images=max_images)
   result = {'stats_path': os.path.abspath(stats['path']), 'num_images': stats['num_images'],
+            'kid_features': len(stats['features']),
             'dataset': config.data.dataset, 'image_size': int(config.data.image_size)}
   if jax.process_index() == 0:
     print(json.dumps(result))

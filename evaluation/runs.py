@@ -21,6 +21,7 @@ from training import loop
 from utils import plots
 
 LIKELIHOOD_EPS = 1e-5   # the original's lower time for likelihoods
+KID_SUBSET_SIZE = 1000  # the KID paper's subset size (fewer when either set is smaller)
 
 
 def restore(config, workdir):
@@ -229,9 +230,10 @@ def _sample_metrics(config, x):
   mu, sigma = metrics_lib.feature_statistics(pool)
   result = {'fid': metrics_lib.frechet_distance(mu, sigma, stats['mu'], stats['sigma']),
             'is': metrics_lib.inception_score(logit, splits=1)[0]}
-  if 'features' in stats:
-    n = min(len(pool), len(stats['features']), 1000)
-    result['kid'] = metrics_lib.kernel_inception_distance(pool, stats['features'], subset_size=n)[0]
+  n = min(len(pool), len(stats.get('features', ())), KID_SUBSET_SIZE)
+  if n >= 2:   # KID against the reference rows that `--mode fid_stats` keeps
+    result['kid'] = metrics_lib.kernel_inception_distance(stats['features'], pool,
+                                                          subset_size=n)[0]
   return result
 
 

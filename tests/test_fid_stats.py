@@ -65,7 +65,9 @@ def test_run_matches_direct_features_and_file_round_trips(tmp_path, params, weig
   """`run` (the --mode fid_stats entry) over the first 6 training digits, in batches of 4 (the
   second padded), gives the mean and covariance of the pool3 features computed directly on
   the same uint8 images (`feature_statistics`); the .npz it writes reads back to the same
-  numbers; it prints one JSON line naming the file; no temporary file is left behind."""
+  numbers; it prints one JSON line naming the file; no temporary file is left behind. The
+  file also keeps the pool3 rows themselves (KID's reference set): all six here, the first
+  five (across the batch boundary) with kid_features=5."""
   out = tmp_path / 'stats' / 'digits_stats.npz'
   config = _config(weights_path, str(out))
   result = fid_stats.run(config, str(tmp_path / 'workdir'), batch_size=4, max_images=6)
@@ -89,6 +91,43 @@ def test_run_matches_direct_features_and_file_round_trips(tmp_path, params, weig
   assert scale > 0.
   np.testing.assert_allclose(stats['mu'], mu, rtol=0., atol=1e-9 * np.abs(mu).max())
   np.testing.assert_allclose(stats['sigma'], sigma, rtol=0., atol=1e-9 * scale)
+  assert result['kid_features'] == 6 and stats['features'].dtype == np.float32
+  np.testing.assert_array_equal(stats['features'], features)
+
+  five = fid_stats.compute_dataset_stats(config, tmp_path / 'five.npz', batch_size=4,
+                                         max_images=6, params=params, kid_features=5)
+  np.testing.assert_array_equal(five['features'], features[:5])
+  np.testing.assert_array_equal(fid_stats.load_stats(tmp_path / 'five.npz')['features'],
+                                features[:5])
+  with pytest.raises(ValueError, match='kid_features'):
+    fid_stats.compute_dataset_stats(config, tmp_path / 'x.npz', params=params, kid_features=-1)
+
+
+def test_eval_kid_uses_the_stored_reference_features(tmp_path, params, weights_path):
+  """eval's sample metrics for an Inception dataset: FID against the file's moments and KID
+  against its stored rows equal the direct computations on the same pool3 features; a file
+  without rows gives no KID (rather than a made-up one)."""
+  from evaluation import runs  # pylint: disable=import-outside-toplevel
+  rng = np.random.default_rng(0)
+  reference = rng.normal(size=(6, inception.FEATURE_DIM)).astype(np.float32)
+  mu, sigma = metrics.feature_statistics(reference.astype(np.float64))
+  with_rows, without = tmp_path / 'rows.npz', tmp_path / 'moments.npz'
+  np.savez(with_rows, mu=mu, sigma=sigma, num_images=6, features=reference)
+  np.savez(without, mu=mu, sigma=sigma, num_images=6)
+  config = _config(weights_path, str(with_rows), centered=True)
+  config.data.dataset = 'CIFAR10'
+  x = rng.uniform(-1., 1., size=(4, 8, 8, 1)).astype(np.float32)   # model space, centred
+  pool, logits = inception.inception_features(params, fid_stats.images_to_uint8(x, config))
+  pool = np.asarray(pool, np.float64)
+  got = runs._sample_metrics(config, x)  # pylint: disable=protected-access
+  s_mu, s_sigma = metrics.feature_statistics(pool)
+  assert np.isclose(got['fid'], metrics.frechet_distance(s_mu, s_sigma, mu, sigma), rtol=1e-6)
+  assert np.isclose(got['is'], metrics.inception_score(np.asarray(logits), splits=1)[0],
+                    rtol=1e-6)
+  assert np.isclose(got['kid'], metrics.kernel_inception_distance(reference, pool,
+                                                                  subset_size=4)[0], rtol=1e-6)
+  config.eval.stats_path = str(without)
+  assert 'kid' not in runs._sample_metrics(config, x)  # pylint: disable=protected-access
 
 
 def test_missing_weights_raise_the_loading_error():

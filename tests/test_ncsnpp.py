@@ -203,7 +203,13 @@ def _digits(size):
 
 @pytest.mark.parametrize('kind', ['ddpmpp_vp', 'ncsnpp_ve'])
 def test_small_network_learns_digits(kind):
-  """300 Adam steps of the paper's DSM loss on 64 digits cut the loss (fixed noise seeds) by 25%+."""
+  """150 Adam steps of the paper's DSM loss (minibatches of 32 from 64 digits) cut the loss on
+  fixed noise seeds by 25%+ (observed: DDPM++/VP to 0.10x, NCSN++/VE to 0.35x).
+
+  One jitted step per Python iteration: on CPU, XLA runs a convolution network
+  inside a fori_loop/scan several times slower than the same step dispatched
+  per iteration.
+  """
   if kind == 'ddpmpp_vp':
     config = small_config(num_channels=1, centered=False, dropout=0.)
     config.training.sde = 'vpsde'
@@ -226,16 +232,15 @@ def test_small_network_learns_digits(kind):
     return jnp.mean(jax.vmap(lambda k: loss_fn(k, variables, data))(eval_keys))
 
   @jax.jit
-  def train(variables, opt_state):
-    def body(step, carry):
-      variables, opt_state = carry
-      rng = jax.random.fold_in(jax.random.PRNGKey(7), step)
-      grads = jax.grad(lambda v: loss_fn(rng, v, data))(variables)
-      updates, opt_state = optimizer.update(grads, opt_state, variables)
-      return optax.apply_updates(variables, updates), opt_state
-    return jax.lax.fori_loop(0, 300, body, (variables, opt_state))
+  def step(variables, opt_state, i):
+    rng = jax.random.fold_in(jax.random.PRNGKey(7), i)
+    idx = jax.random.choice(jax.random.fold_in(rng, 1), data.shape[0], (32,), replace=False)
+    grads = jax.grad(lambda v: loss_fn(rng, v, data[idx]))(variables)
+    updates, opt_state = optimizer.update(grads, opt_state, variables)
+    return optax.apply_updates(variables, updates), opt_state
 
   before = float(fixed_seed_loss(variables))
-  variables, opt_state = train(variables, opt_state)
+  for i in range(150):
+    variables, opt_state = step(variables, opt_state, i)
   after = float(fixed_seed_loss(variables))
   assert np.isfinite(after) and after < 0.75 * before, (before, after)

@@ -222,7 +222,16 @@ def make_snapshot_sampler(config, workdir):
 
 
 def run(config, workdir):
-  """`main.py --mode train`: train (resuming if possible) with snapshot samples."""
+  """`main.py --mode train`: train (resuming if possible) with snapshot samples.
+
+  With `training.eval_at_end` (the digits configs), `--mode eval` follows on
+  the same process once training is done, so one command leaves a checkpoint,
+  samples and test-set metrics.
+  """
   on_snapshot = (make_snapshot_sampler(config, workdir)
                  if config.training.snapshot_sampling else None)
-  return train(config, workdir, get_train_source(config), on_snapshot=on_snapshot)
+  state = train(config, workdir, get_train_source(config), on_snapshot=on_snapshot)
+  if config.training.get('eval_at_end', False):
+    from evaluation import runs
+    runs.evaluate(config, workdir)
+  return state

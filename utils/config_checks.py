@@ -16,7 +16,8 @@ POSITIVE_INTS = ('training.batch_size', 'training.n_iters', 'training.n_jitted_s
                  'training.snapshot_freq_for_preemption', 'model.num_scales',
                  'eval.batch_size', 'eval.num_samples')
 BOOLS = ('training.continuous', 'training.reduce_mean', 'training.likelihood_weighting',
-         'training.snapshot_sampling', 'sampling.noise_removal', 'sampling.probability_flow')
+         'training.snapshot_sampling', 'training.eval_at_end', 'sampling.noise_removal',
+         'sampling.probability_flow')
 
 
 class ConfigError(ValueError):
