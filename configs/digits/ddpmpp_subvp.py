@@ -1,7 +1,9 @@
 """DDPM++ (small) with the sub-VP SDE on the built-in digits.
 
   python main.py --config configs/digits/ddpmpp_subvp.py --workdir runs/digits_subvp
-  python main.py --config configs/digits/ddpmpp_subvp.py --workdir runs/digits_subvp --mode eval
+
+Trains, then evaluates the final snapshot (training.eval_at_end); `--mode eval`
+alone re-evaluates.
 """
 from configs.digits.default_digits_configs import get_default_configs
 

@@ -1,7 +1,9 @@
 """NCSN++ (small) with the VE SDE on the built-in digits.
 
   python main.py --config configs/digits/ncsnpp_ve.py --workdir runs/digits_ve
-  python main.py --config configs/digits/ncsnpp_ve.py --workdir runs/digits_ve --mode eval
+
+Trains, then evaluates the final snapshot (training.eval_at_end); `--mode eval`
+alone re-evaluates.
 
 sigma_max = 12 exceeds the largest distance between two centred training digits
 (about 10), Song & Ermon's rule; PC sampling with a Langevin corrector.
