@@ -18,6 +18,7 @@ import models
 import sde_lib
 from configs.default_cifar10_configs import get_default_configs
 from models import config_utils, normalization
+from fast_compile import compiled
 
 # ----------------------------------------------------------------------------
 # helpers
@@ -73,14 +74,6 @@ def images(n, size, seed=1):
   return jax.random.uniform(jax.random.PRNGKey(seed), (n, size, size, 3), jnp.float32)
 
 
-# Tests compile many small programs once each; XLA's backend optimisations cost more
-# compile time than they save at these sizes (results are the same to rounding).
-_FAST_COMPILE = {'xla_backend_optimization_level': 0}
-
-
-def compiled(fn, *args):
-  """fn(*args) through jit, compiled for speed of compilation."""
-  return jax.jit(fn).lower(*args).compile(compiler_options=_FAST_COMPILE)(*args)
 
 
 def apply(config, variables, x, labels, train=False, rng=None):

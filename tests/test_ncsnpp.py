@@ -8,6 +8,7 @@ import pytest
 import models
 import sde_lib
 from configs.default_cifar10_configs import get_default_configs
+from fast_compile import compiled
 from training.losses import get_loss_fn
 
 
@@ -103,9 +104,10 @@ def test_forward_variants(name):
   model, variables = random_variables(config)
   x, labels = inputs(config)
   # One compiled function for both modes: compiling dominates the cost on CPU.
-  both = jax.jit(lambda v, x, l, r: (model.apply(v, x, l, train=False),
-                                     model.apply(v, x, l, train=True, rngs={'dropout': r})))
-  out, out_train = both(variables, x, labels, jax.random.PRNGKey(3))
+  out, out_train = compiled(
+      lambda v, x, l, r: (model.apply(v, x, l, train=False),
+                          model.apply(v, x, l, train=True, rngs={'dropout': r})),
+      variables, x, labels, jax.random.PRNGKey(3))
   assert out.shape == x.shape and out.dtype == jnp.float32
   assert bool(jnp.all(jnp.isfinite(out)))
   assert out_train.shape == x.shape and bool(jnp.all(jnp.isfinite(out_train)))
@@ -118,6 +120,12 @@ def _pair(config_a, config_b):
   return model_a, models.get_model(config_b), variables
 
 
+def _both(model_a, model_b, variables, x, labels):
+  """Both models on the same inputs, in one compiled call."""
+  return compiled(lambda v, x, l: (model_a.apply(v, x, l), model_b.apply(v, x, l)),
+                  variables, x, labels)
+
+
 def test_scale_by_sigma_fourier_divides_by_the_label():
   """VE continuous: out(scale_by_sigma) = out(unscaled) / sigma, sigma being the label, same params."""
   a = small_config(embedding_type='fourier', fir=True, progressive_input='residual',
@@ -126,8 +134,7 @@ def test_scale_by_sigma_fourier_divides_by_the_label():
                    scale_by_sigma=False)
   model_a, model_b, variables = _pair(a, b)
   x, sigmas = inputs(a)
-  out_a = model_a.apply(variables, x, sigmas)
-  out_b = model_b.apply(variables, x, sigmas)
+  out_a, out_b = _both(model_a, model_b, variables, x, sigmas)
   np.testing.assert_allclose(np.asarray(out_a),
                              np.asarray(out_b) / np.asarray(sigmas)[:, None, None, None],
                              rtol=1e-5, atol=1e-7)
@@ -142,8 +149,7 @@ def test_scale_by_sigma_positional_uses_the_discrete_sigmas():
   t = jnp.array([1., 0.25])
   labels = models.noise_labels(sde, t, continuous=False)           # integer indices
   x, _ = inputs(a)
-  out_a = model_a.apply(variables, x, labels)
-  out_b = model_b.apply(variables, x, labels)
+  out_a, out_b = _both(model_a, model_b, variables, x, labels)
   # discrete_sigmas ascend with the SDE's time index; the label counts down from sigma_max.
   sigma = sde.discrete_sigmas[sde.N - 1 - np.asarray(labels)]
   np.testing.assert_allclose(sigma[0], a.model.sigma_max, rtol=1e-12)
@@ -159,7 +165,8 @@ def test_unconditional_output_ignores_the_label(embedding_type):
   for conditional in (False, True):
     config = small_config(conditional=conditional, embedding_type=embedding_type)
     model, variables = random_variables(config)
-    out1, out2 = (np.asarray(model.apply(variables, x, l)) for l in label_sets)
+    out1, out2 = (np.asarray(o) for o in compiled(
+        lambda v, x: tuple(model.apply(v, x, l) for l in label_sets), variables, x))
     if conditional:
       assert np.max(np.abs(out1 - out2)) > 1e-3 * np.max(np.abs(out1))
     else:
@@ -172,9 +179,9 @@ def test_centering_maps_unit_interval_to_symmetric():
   b = small_config(centered=True)
   model_a, model_b, variables = _pair(a, b)
   x, labels = inputs(a)
-  np.testing.assert_allclose(np.asarray(model_a.apply(variables, x, labels)),
-                             np.asarray(model_b.apply(variables, 2 * x - 1, labels)),
-                             rtol=1e-5, atol=1e-6)
+  out_a, out_b = compiled(lambda v, x, l: (model_a.apply(v, x, l), model_b.apply(v, 2 * x - 1, l)),
+                          variables, x, labels)
+  np.testing.assert_allclose(np.asarray(out_a), np.asarray(out_b), rtol=1e-5, atol=1e-6)
 
 
 def test_bfloat16_compute_close_to_float32():
@@ -188,8 +195,8 @@ def test_bfloat16_compute_close_to_float32():
   bf16_shapes = jax.eval_shape(lambda r: models.init_model(r, b)[1], jax.random.PRNGKey(0))
   assert all(l.dtype == jnp.float32 for l in jax.tree_util.tree_leaves(bf16_shapes))
   x, labels = inputs(a)
-  out_a = np.asarray(model_a.apply(variables, x, labels))
-  out_b = model_b.apply(variables, x, labels)
+  out_a, out_b = _both(model_a, model_b, variables, x, labels)
+  out_a = np.asarray(out_a)
   assert out_b.dtype == jnp.float32
   rel = np.linalg.norm(np.asarray(out_b) - out_a) / np.linalg.norm(out_a)
   assert rel < 3e-2, rel
