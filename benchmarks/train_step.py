@@ -36,12 +36,9 @@ flags.mark_flags_as_required(['config'])
 
 def main(_):
   if FLAGS.cpu_fast_convs:
-    # The flag must be set before jax initialises its backend; jaxlib aborts on
-    # unknown XLA flags, so tie it to the pinned version.
-    import importlib.metadata
-    if importlib.metadata.version('jaxlib') == '0.10.2':
-      os.environ['XLA_FLAGS'] = (os.environ.get('XLA_FLAGS', '') +
-                                 ' --xla_cpu_experimental_ynn_fusion_type=-individual_convolution')
+    # Before jax initialises its backend; only for the jaxlib the flag exists in.
+    from utils import xla_flags
+    xla_flags.configure()
   import jax
   import jax.numpy as jnp
 

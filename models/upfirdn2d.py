@@ -6,11 +6,15 @@ kernel `k` (a true convolution: the kernel is flipped) and keeps every
 `down`-th sample. NCSN++ uses it with the binomial kernel (1, 3, 3, 1) for
 anti-aliased resampling (`fir=True`) and fused with 3x3 convolutions.
 
-The filtering is a depthwise convolution (`feature_group_count = C`) on the
-NHWC layout; a 1-D kernel is applied separably (first along H, then along
-W), which costs 2k instead of k^2 multiply-adds per output and is what every
-NCSN++ config uses. Zero insertion is the convolution's `lhs_dilation`, and
-downsampling its window stride, so no zero-filled intermediate is built.
+A 1-D kernel is applied separably (first along H, then along W), which
+costs 2k instead of k^2 multiply-adds per output and is what every NCSN++
+config uses. Along each axis, pure upsampling or pure downsampling (all that
+NCSN++ does) is a weighted sum of shifted, strided slices of the input, one
+per tap and output phase (polyphase form): no zero-filled intermediate, and
+XLA fuses it into one elementwise loop. On CPU that is 25-32x faster
+(value and gradient) than the same filter as a depthwise convolution with
+lhs_dilation (benchmarks/upfirdn2d.py). Up- and downsampling at once, and
+2-D kernels, use the depthwise convolution (`feature_group_count = C`).
 """
 from typing import Sequence, Tuple, Union
 
@@ -39,8 +43,73 @@ def fir_kernel_1d(k: Sequence[float]) -> np.ndarray:
   return k / total
 
 
+def _shifted_sum(x, weights, offsets, axis: int, count: int, stride: int = 1):
+  """sum_i weights[i] * x[offsets[i] + stride * q] for q < count along `axis`, zeros outside x."""
+  n = x.shape[axis]
+  lo = max(0, -min(offsets))
+  hi = max(0, max(offsets) + stride * (count - 1) + 1 - n)
+  if lo or hi:
+    widths = [(0, 0)] * x.ndim
+    widths[axis] = (lo, hi)
+    x = jnp.pad(x, widths)
+  total = None
+  for w, off in zip(weights, offsets):
+    start = lo + off
+    term = lax.slice_in_dim(x, start, start + stride * (count - 1) + 1, stride, axis) * w
+    total = term if total is None else total + term
+  return total
+
+
+def _filter_axis_polyphase(x, k1, axis: int, up: int, down: int, pad: Tuple[int, int]):
+  """_filter_axis by shifted slices and a weighted sum (no convolution), for up == 1 or down == 1.
+
+  out[o] = sum_j w[j] u[o * down + j] with w the flipped kernel and u the
+  zero-inserted, padded input: u[m] = x[(m - pad0) / up] when up divides
+  m - pad0. With up == 1 each tap is one strided slice of x; with up > 1,
+  output phase r (o = q * up + r) only meets the taps j for which up divides
+  r + j - pad0, each one slice of x, and the phases are interleaved. XLA
+  fuses the whole sum into one elementwise loop; its gradient is slices and
+  pads too. On CPU this is much faster than a depthwise convolution with
+  lhs_dilation (benchmarks/upfirdn2d.py).
+  """
+  n = x.shape[axis]
+  pad0, pad1 = pad
+  taps = k1.shape[0]
+  w = np.asarray(k1[::-1], np.float64)
+  n_out = (n * up + pad0 + pad1 - taps) // down + 1
+  if n_out < 1:
+    raise ValueError(f"upfirdn2d output would be empty along axis {axis} (length {n}, "
+                     f"up={up}, down={down}, pad={pad}, {taps} taps)")
+  if up == 1:
+    return _shifted_sum(x, [x.dtype.type(v) for v in w], [j - pad0 for j in range(taps)],
+                        axis, n_out, down)
+  phases = []
+  count = -(-n_out // up)           # outputs per phase (the last phases may be one shorter)
+  for r in range(up):
+    js = [j for j in range(taps) if (r + j - pad0) % up == 0]
+    if not js:
+      shape = list(x.shape)
+      shape[axis] = count
+      phases.append(jnp.zeros(shape, x.dtype))
+      continue
+    phases.append(_shifted_sum(x, [x.dtype.type(w[j]) for j in js],
+                               [(r + j - pad0) // up for j in js], axis, count))
+  out = jnp.stack(phases, axis=axis + 1)
+  shape = list(x.shape)
+  shape[axis] = count * up
+  out = out.reshape(shape)
+  return lax.slice_in_dim(out, 0, n_out, axis=axis)
+
+
 def _filter_axis(x, k1, axis: int, up: int, down: int, pad: Tuple[int, int]):
   """upfirdn along one spatial axis (1 = H, 2 = W) of an NHWC array with 1-D kernel k1."""
+  if up == 1 or down == 1:
+    return _filter_axis_polyphase(x, k1, axis, up, down, pad)
+  return _filter_axis_conv(x, k1, axis, up, down, pad)
+
+
+def _filter_axis_conv(x, k1, axis: int, up: int, down: int, pad: Tuple[int, int]):
+  """_filter_axis as a depthwise convolution (any up and down)."""
   c = x.shape[-1]
   n = x.shape[axis]
   pad0, pad1 = pad

@@ -64,7 +64,11 @@ CASES = [
     ((1, 3, 3, 1), 3, 2, 0, 3),    # up and down at once
     ((1, 1), 2, 1, 1, -1),         # negative pad crops
     ((1, 4, 6, 4, 1), 1, 3, -1, 2),
+    ((1, 3, 3, 1), 3, 1, -1, 2),   # up by 3: phases of unequal length, cropped start
+    ((1, 3, 3, 1), 2, 1, 0, 0),    # output length odd: the last phase is one shorter
 ]
+# up == 1 or down == 1 runs the shifted-slice (polyphase) path, up and down at once the
+# depthwise convolution: both are held to the same reference.
 
 
 @pytest.mark.parametrize('k, up, down, pad0, pad1', CASES)
