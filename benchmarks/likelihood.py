@@ -136,7 +136,10 @@ def network_rows(config, batch, solve_repeats, train_steps, tol):
 
   sde = sde_lib.get_sde(config)
   optimizer = state_lib.get_optimizer(config)
-  model, state = state_lib.init_train_state(jax.random.PRNGKey(config.seed), config, optimizer)
+  model = models.get_model(config)
+  # Initialised under jit, so params and ema_params are distinct buffers (both donated).
+  state = jax.jit(lambda r: state_lib.init_train_state(r, config, optimizer)[1])(
+      jax.random.PRNGKey(config.seed))
   loss_fn = losses.get_loss_fn(config, sde, model, train=True)
   train_step = jax.jit(step_lib.make_train_step(loss_fn, optimizer, config.model.ema_rate,
                                                 config.seed), donate_argnums=0)

@@ -47,8 +47,10 @@ def main(_):
   # The whole loop, with checkpoints and logging as configured (no snapshot sampling).
   with tempfile.TemporaryDirectory() as workdir:
     config.training.snapshot_sampling = False
-    # The same Trainer (its steps compiled above): first call writes the first
-    # checkpoint; the timed call restores it and runs the loop.
+    # The same Trainer (its steps compiled above). The first call writes a
+    # checkpoint; the second restores it (a restored state may compile the step
+    # once more, as a resumed run does once); the timed call then runs the loop.
+    loop.train(config, workdir, source, max_steps=k, trainer=trainer)
     loop.train(config, workdir, source, max_steps=k, trainer=trainer)
     t = time.perf_counter()
     loop.train(config, workdir, source, max_steps=FLAGS.steps, trainer=trainer)

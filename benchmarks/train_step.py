@@ -42,13 +42,17 @@ def main(_):
   import jax
   import jax.numpy as jnp
 
+  import models
   import sde_lib
   from training import losses, state as state_lib, step as step_lib
 
   config = FLAGS.config
   sde = sde_lib.get_sde(config)
   optimizer = state_lib.get_optimizer(config)
-  model, state = state_lib.init_train_state(jax.random.PRNGKey(0), config, optimizer)
+  model = models.get_model(config)
+  # Initialised under jit, so params and ema_params are distinct buffers (both donated).
+  state = jax.jit(lambda r: state_lib.init_train_state(r, config, optimizer)[1])(
+      jax.random.PRNGKey(0))
   loss_fn = losses.get_loss_fn(config, sde, model, train=True)
   train_step = jax.jit(step_lib.make_train_step(loss_fn, optimizer, config.model.ema_rate,
                                                 config.seed), donate_argnums=0)
