@@ -47,11 +47,15 @@ def main(_):
   # The whole loop, with checkpoints and logging as configured (no snapshot sampling).
   with tempfile.TemporaryDirectory() as workdir:
     config.training.snapshot_sampling = False
-    # The same Trainer (its steps compiled above). The first call writes a
-    # checkpoint; the second restores it (a restored state may compile the step
-    # once more, as a resumed run does once); the timed call then runs the loop.
+    # The same Trainer (its steps compiled above). Two warm-up calls checkpoint
+    # every k steps: the first starts from scratch, the second restores (a
+    # restored state may compile the step once more, as a resumed run does
+    # once). The timed call restores again and runs the loop as configured.
+    preemption = config.training.snapshot_freq_for_preemption
+    config.training.snapshot_freq_for_preemption = k
     loop.train(config, workdir, source, max_steps=k, trainer=trainer)
     loop.train(config, workdir, source, max_steps=k, trainer=trainer)
+    config.training.snapshot_freq_for_preemption = preemption
     t = time.perf_counter()
     loop.train(config, workdir, source, max_steps=FLAGS.steps, trainer=trainer)
     whole = FLAGS.steps / (time.perf_counter() - t)

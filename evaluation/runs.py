@@ -213,7 +213,7 @@ def _sample_metrics(config, x):
   """Metrics of samples x (model space): the digits Frechet distance for the built-in
   digits, FID / IS / KID against the dataset statistics otherwise."""
   import data
-  from evaluation import digits_classifier, fid_stats, inception, metrics as metrics_lib
+  from evaluation import digits_classifier, fid_stats, inception
   images = np.asarray(data.get_data_inverse_scaler(config)(x))
   if config.data.dataset == 'DIGITS':
     test, _ = data.digits.load_split('test')
@@ -226,10 +226,16 @@ def _sample_metrics(config, x):
     p, l = inception.inception_features(params, u8[i:i + 200])
     pools.append(np.asarray(p))
     logits.append(np.asarray(l))
-  pool, logit = np.concatenate(pools), np.concatenate(logits)
+  return inception_metrics(np.concatenate(pools), np.concatenate(logits), stats)
+
+
+def inception_metrics(pool, logits, stats):
+  """FID and IS of samples' pool3 features and logits; KID when `stats` (from
+  `fid_stats.load_stats`) holds reference rows."""
+  from evaluation import metrics as metrics_lib
   mu, sigma = metrics_lib.feature_statistics(pool)
   result = {'fid': metrics_lib.frechet_distance(mu, sigma, stats['mu'], stats['sigma']),
-            'is': metrics_lib.inception_score(logit, splits=1)[0]}
+            'is': metrics_lib.inception_score(logits, splits=1)[0]}
   n = min(len(pool), len(stats.get('features', ())), KID_SUBSET_SIZE)
   if n >= 2:   # KID against the reference rows that `--mode fid_stats` keeps
     result['kid'] = metrics_lib.kernel_inception_distance(stats['features'], pool,

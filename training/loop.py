@@ -65,9 +65,11 @@ class Trainer:
     self.batch_sharding = NamedSharding(self.mesh, P(None, 'data'))
 
   def init_state(self):
-    rng = jax.random.PRNGKey(self.config.seed)
-    init = lambda: state_lib.init_train_state(rng, self.config, self.optimizer)[1]
-    return jax.jit(init, out_shardings=self.replicated)()
+    if not hasattr(self, '_init'):   # jitted once per Trainer: no recompilation per call
+      self._init = jax.jit(
+          lambda rng: state_lib.init_train_state(rng, self.config, self.optimizer)[1],
+          out_shardings=self.replicated)
+    return self._init(jax.random.PRNGKey(self.config.seed))
 
   def abstract_state(self):
     rng = jax.random.PRNGKey(self.config.seed)
