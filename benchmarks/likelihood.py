@@ -117,13 +117,14 @@ def timed(fn, *args, repeats):
 
 def resized_digits(config, split, n, seed):
   """n digits of `split` (dequantised, in the config's data scaling) resized to its shape."""
-  import data  # pylint: disable=import-outside-toplevel
-  levels, _ = data.digits.load_split(split)
+  from data import digits  # pylint: disable=import-outside-toplevel
+  levels, _ = digits.load_split(split)
   rng = np.random.default_rng(seed)
   idx = rng.choice(len(levels), n, replace=len(levels) < n)
   v = (levels[idx].astype(np.float32) + rng.uniform(size=(n,) + levels.shape[1:])) / 17.
   size, ch = config.data.image_size, config.data.num_channels
-  v = jax.image.resize(jnp.asarray(v, jnp.float32)[..., None], (n, size, size, 1), 'linear')
+  v = jnp.asarray(v, jnp.float32).reshape(n, 8, 8, 1)
+  v = jax.image.resize(v, (n, size, size, 1), 'linear')
   v = jnp.repeat(v, ch, axis=-1)
   return 2. * v - 1. if config.data.centered else v
 
