@@ -63,12 +63,12 @@ class Trainer:
       raise ValueError(f"config.training.batch_size={config.training.batch_size} must be "
                        f"divisible by the number of devices ({n_dev})")
     self.batch_sharding = NamedSharding(self.mesh, P(None, 'data'))
+    # Jitted once per Trainer, so repeated init_state calls do not recompile.
+    self._init = jax.jit(
+        lambda rng: state_lib.init_train_state(rng, config, self.optimizer)[1],
+        out_shardings=self.replicated)
 
   def init_state(self):
-    if not hasattr(self, '_init'):   # jitted once per Trainer: no recompilation per call
-      self._init = jax.jit(
-          lambda rng: state_lib.init_train_state(rng, self.config, self.optimizer)[1],
-          out_shardings=self.replicated)
     return self._init(jax.random.PRNGKey(self.config.seed))
 
   def abstract_state(self):
