@@ -20,16 +20,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from likelihood import divergence
+from utils import ode_solvers
 
-# ODE solvers by name; 'rk45' is the name the original (scipy) code used for
-# the Dormand-Prince 5(4) pair that 'dopri5' is.
-SOLVERS = {
-    'dopri5': diffrax.Dopri5,
-    'rk45': diffrax.Dopri5,
-    'tsit5': diffrax.Tsit5,
-    'dopri8': diffrax.Dopri8,
-    'bosh3': diffrax.Bosh3,
-}
+# The adaptive solvers of the sampler's table, by name ('rk45' = 'dopri5', as
+# the original's scipy solve called it).
+SOLVERS = {name: ode_solvers.SOLVERS[name] for name in ode_solvers.ADAPTIVE}
 
 
 def _as_float(name, value, allowed):
@@ -51,21 +46,13 @@ def _check_positive(name, value):
 
 
 def evaluations_per_solve(solver, num_steps):
-  """Vector-field evaluations diffrax makes for `num_steps` steps of an explicit RK `solver`.
+  """Vector-field evaluations of `num_steps` steps (accepted or rejected) of `solver`.
 
-  An s-stage tableau costs s evaluations a step; first-same-as-last (FSAL)
-  tableaus reuse the last stage as the next step's first, rejected steps
-  included (same start point), so they cost s - 1 a step plus one for the
-  very first stage. Diffrax 0.7 picks its initial step without evaluating the
-  field (it wraps the term, and its initial-step heuristic only runs for a
-  bare ODETerm). tests/test_likelihood.py counts the evaluations at run time
-  to hold this formula to diffrax's behaviour.
+  Exact for the solves `get_likelihood_fn` makes, rejected steps included:
+  they hand FSAL solvers their first stage up front (`utils.ode_solvers`).
+  tests/test_likelihood.py counts the evaluations at run time.
   """
-  tableau = solver.tableau
-  stages = len(tableau.c) + 1
-  if tableau.fsal:
-    return (stages - 1) * num_steps + 1
-  return stages * num_steps
+  return ode_solvers.evaluations(solver, num_steps)
 
 
 def get_likelihood_fn(sde, score_fn, estimator='rademacher', rtol=1e-5, atol=1e-5,
@@ -83,7 +70,7 @@ def get_likelihood_fn(sde, score_fn, estimator='rademacher', rtol=1e-5, atol=1e-
       batch plus its log-density integrals, controlled jointly.
     eps: start time of the integration; the result is the density of p_eps,
       the model's smoothed data distribution (0 < eps < sde.T).
-    solver: 'dopri5' (alias 'rk45'), 'tsit5', 'dopri8' or 'bosh3'.
+    solver: 'dopri5' (alias 'rk45'), 'tsit5', 'dopri8', 'bosh3' or 'heun'.
     max_steps: diffrax's step budget; running out raises at run time.
     exact_chunk_size: basis vectors vmapped together by the 'exact' estimator.
 
@@ -153,10 +140,12 @@ def get_likelihood_fn(sde, score_fn, estimator='rademacher', rtol=1e-5, atol=1e-
 
     state0 = (x, jnp.zeros((batch,), x.dtype))
     # Times in the data's dtype, so a float32 state is not promoted.
+    t0, t1 = jnp.asarray(eps, x.dtype), jnp.asarray(sde.T, x.dtype)
     solution = diffrax.diffeqsolve(
-        diffrax.ODETerm(vector_field), ode_solver,
-        t0=jnp.asarray(eps, x.dtype), t1=jnp.asarray(sde.T, x.dtype), dt0=None, y0=state0,
+        diffrax.ODETerm(vector_field), ode_solver, t0=t0, t1=t1, dt0=None, y0=state0,
         stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
+        solver_state=ode_solvers.first_stage_state(
+            ode_solver, lambda: vector_field(t0, state0, None)),
         saveat=diffrax.SaveAt(t1=True), max_steps=max_steps)
     z, delta_logp = solution.ys[0][-1], solution.ys[1][-1]
     logp = sde.prior_logp(z).astype(x.dtype) + delta_logp

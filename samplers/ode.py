@@ -10,19 +10,11 @@ import jax.numpy as jnp
 
 from samplers import _common
 from samplers.predictors import ReverseDiffusionPredictor
+from utils import ode_solvers
 
-# name -> diffrax solver. 'rk45' is the original's name (scipy's RK45 is the
-# same Dormand-Prince 5(4) pair as Dopri5). 'euler' takes sde.N fixed steps
-# and ignores rtol/atol; the others are adaptive (PIDController(rtol, atol)).
-SOLVERS = {
-    'dopri5': diffrax.Dopri5,
-    'rk45': diffrax.Dopri5,
-    'tsit5': diffrax.Tsit5,
-    'dopri8': diffrax.Dopri8,
-    'bosh3': diffrax.Bosh3,
-    'heun': diffrax.Heun,
-    'euler': diffrax.Euler,
-}
+# name -> diffrax solver (one table with the likelihood's). 'euler' takes sde.N
+# fixed steps and ignores rtol/atol; the others are adaptive (PIDController(rtol, atol)).
+SOLVERS = ode_solvers.SOLVERS
 
 # Upper bound on solver steps (accepted + rejected). A solve that needs more
 # fails loudly instead of running forever; 10k steps is far beyond what
@@ -31,14 +23,6 @@ MAX_STEPS = 10_000
 
 # First step of the adaptive solvers, as a fraction of T.
 INITIAL_STEP = 0.01
-
-
-def _stages(solver):
-  """(stages evaluated per step, whether the first stage is reused from the previous step)."""
-  tableau = getattr(solver, 'tableau', None)
-  if tableau is None:  # Euler: one evaluation per step
-    return 1, False
-  return tableau.num_stages, bool(tableau.fsal)
 
 
 def get_ode_sampler(sde, score_fn, shape, rtol=1e-5, atol=1e-5, solver='dopri5', denoise=False,
@@ -75,7 +59,6 @@ def get_ode_sampler(sde, score_fn, shape, rtol=1e-5, atol=1e-5, solver='dopri5',
   shape = _common.check_shape(shape)
   denoise = _common.check_bool('denoise', denoise)
   eps = _common.check_eps(eps, sde)
-  stages, fsal = _stages(solver_)
 
   def drift(t, x, params):
     rsde = sde.reverse(_common.bind_score(score_fn, params), probability_flow=True)
@@ -103,19 +86,14 @@ def get_ode_sampler(sde, score_fn, shape, rtol=1e-5, atol=1e-5, solver='dopri5',
     # Times in the dtype of x: diffrax would otherwise promote a float32 state
     # to float64 times when x64 is enabled.
     t0, t1, dt0 = (jnp.asarray(v, x_dtype) for v in (sde.T, eps, dt0))
-    solver_state = None
-    if fsal:
-      # Hand the solver its first stage f(T, z), so that every step, the first
-      # and rejected ones included, evaluates exactly `stages - 1` new stages
-      # and the count below is exact.
-      # (The state is diffrax's (first_step, f0); the NFE test guards its layout.)
-      solver_state = (jnp.asarray(False), drift(t0, x, params))
+    # For FSAL solvers, their first stage f(T, z) up front: the count below is then exact.
+    solver_state = ode_solvers.first_stage_state(solver_, lambda: drift(t0, x, params))
     solution = diffrax.diffeqsolve(
         term, solver_, t0=t0, t1=t1, dt0=dt0, y0=x, args=params,
         stepsize_controller=controller, solver_state=solver_state,
         saveat=diffrax.SaveAt(t1=True), max_steps=MAX_STEPS)
     x = solution.ys[0]
-    nfe = int(fsal) + (stages - int(fsal)) * solution.stats['num_steps']
+    nfe = ode_solvers.evaluations(solver_, solution.stats['num_steps'])
     if denoise:
       score = _common.bind_score(score_fn, params)
       t = jnp.full(shape[:1], eps, x_dtype)
