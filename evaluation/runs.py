@@ -140,12 +140,10 @@ def _eval_checkpoints(config, workdir):
   return found
 
 
-def _eval_loss(config, trainer, state):
+def _eval_loss(config, eval_step, state):
   """Mean denoising loss of the EMA parameters over the evaluation split."""
   import data
-  from training import step as step_lib
   ds = data.get_dataset(config, 'test', evaluation=True)
-  eval_step = jax.jit(step_lib.make_eval_step(trainer.eval_loss_fn, config.seed))
   total, count = 0., 0
   for i, (x, mask) in enumerate(tqdm.tqdm(ds.epoch_batches(), total=ds.num_epoch_batches(),
                                           desc='eval loss', leave=False)):
@@ -155,14 +153,13 @@ def _eval_loss(config, trainer, state):
   return total / count
 
 
-def _eval_bpd(config, trainer, state, out_dir):
+def _eval_bpd(config, loglik, state, out_dir):
   """bits/dim of eval.bpd_dataset, averaged over eval.bpd_num_repeats dequantisations.
 
   Each (repeat, batch) result is saved as it is computed, so an interrupted
   eval redoes none of them.
   """
   import data
-  loglik = _loglik_fn(config, trainer)
   levels, centered = data.num_levels(config), config.data.centered
   bpds = []
   for r in range(config.eval.bpd_num_repeats):
@@ -180,11 +177,9 @@ def _eval_bpd(config, trainer, state, out_dir):
   return float(np.mean(np.concatenate(bpds)))
 
 
-def _eval_samples(config, trainer, state, out_dir, step):
+def _eval_samples(config, sampler, state, out_dir, step):
   """eval.num_samples samples in rounds of eval.batch_size, each round saved when done."""
   batch = min(config.eval.batch_size, config.eval.num_samples)
-  shape = (batch,) + models.input_shape(config)
-  sampler = samplers.get_sampler(config, trainer.sde, _score_fn(config, trainer), shape)
   key = jax.random.fold_in(jax.random.PRNGKey(config.seed), step)
   rounds = math.ceil(config.eval.num_samples / batch)
   for r in tqdm.trange(rounds, desc='eval samples', leave=False):
@@ -259,6 +254,15 @@ def evaluate(config, workdir):
   e = config.eval
   records_path = os.path.join(workdir, 'eval', 'metrics.json')
   trainer = loop.Trainer(config)
+  # Compiled once for all the checkpoints.
+  if e.enable_loss:
+    from training import step as step_lib  # pylint: disable=import-outside-toplevel
+    eval_step = jax.jit(step_lib.make_eval_step(trainer.eval_loss_fn, config.seed))
+  if e.enable_bpd:
+    loglik = _loglik_fn(config, trainer)
+  if e.enable_sampling:
+    shape = (min(e.batch_size, e.num_samples),) + models.input_shape(config)
+    sampler = samplers.get_sampler(config, trainer.sde, _score_fn(config, trainer), shape)
   for k, step in _eval_checkpoints(config, workdir):
     out_dir = os.path.join(workdir, 'eval', f'ckpt_{k}')
     os.makedirs(out_dir, exist_ok=True)
@@ -273,14 +277,14 @@ def evaluate(config, workdir):
                   'method', 'predictor', 'corrector', 'snr', 'n_steps_each', 'probability_flow')},
               'command': 'python main.py ' + ' '.join(sys.argv[1:]) if sys.argv else ''}
     if e.enable_loss:
-      record['loss'] = _eval_loss(config, trainer, state)
+      record['loss'] = _eval_loss(config, eval_step, state)
     if e.enable_bpd:
-      record['bpd'] = _eval_bpd(config, trainer, state, out_dir)
+      record['bpd'] = _eval_bpd(config, loglik, state, out_dir)
       record['bpd_num_repeats'] = e.bpd_num_repeats
       if config.data.dataset == 'DIGITS':
         record['bpd_baselines'] = _digits_baselines(config)
     if e.enable_sampling:
-      x, nfe = _eval_samples(config, trainer, state, out_dir, step)
+      x, nfe = _eval_samples(config, sampler, state, out_dir, step)
       record.update(num_samples=len(x), nfe=nfe)
       plots.save_samples(os.path.join(out_dir, 'samples'), x, loop.inverse_scaler(config))
       record.update(_sample_metrics(config, x))
