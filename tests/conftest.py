@@ -11,3 +11,9 @@ xla_flags.configure()
 import jax  # noqa: E402
 
 jax.config.update('jax_enable_x64', True)
+
+
+def pytest_collection_modifyitems(items):
+  """Tests marked `slow` (tens of seconds each) run first, in collection order otherwise: the
+  xdist workers then share them out at the start instead of one worker finishing alone."""
+  items.sort(key=lambda item: item.get_closest_marker('slow') is None)

@@ -415,6 +415,7 @@ def test_ncsnv2_256_matches_original_param_count():
 # a tiny DDPM learns
 
 
+@pytest.mark.slow
 def test_ddpm_learns_digits():
   """A small DDPM (real init, one level, attention in the middle) trained 100 Adam steps
   with the DDPM loss of training.losses on scikit-learn's 8x8 digits in [-1, 1]: the mean

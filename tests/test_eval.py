@@ -36,6 +36,7 @@ def trained(tmp_path_factory):
   return c, workdir
 
 
+@pytest.mark.slow
 def test_eval_writes_metrics_samples_and_resumes(trained, capsys):
   """Eval reports loss, bpd (with the exact baselines) and the digits Frechet distance, writes a
   PNG grid; rerun after losing some finished rounds, it redoes only those and gives the same

@@ -103,6 +103,7 @@ def test_run_matches_direct_features_and_file_round_trips(tmp_path, params, weig
     fid_stats.compute_dataset_stats(config, tmp_path / 'x.npz', params=params, kid_features=-1)
 
 
+@pytest.mark.slow
 def test_eval_kid_uses_the_stored_reference_features(tmp_path, params, weights_path):
   """eval's sample metrics for an Inception dataset: FID against the file's moments and KID
   against its stored rows equal the direct computations on the same pool3 features; a file

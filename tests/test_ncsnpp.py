@@ -208,6 +208,7 @@ def _digits(size):
   return jnp.asarray(images[..., None])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('kind', ['ddpmpp_vp', 'ncsnpp_ve'])
 def test_small_network_learns_digits(kind):
   """150 Adam steps of the paper's DSM loss (minibatches of 32 from 64 digits) cut the loss on

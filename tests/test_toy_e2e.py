@@ -24,6 +24,7 @@ def _main(config, workdir, mode, *extra):
   return json.loads(lines[-1]) if lines else None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('sde', ['vp', 'subvp', 've'])
 def test_trained_toy_model_nll_is_within_0p1_nats_of_truth(sde, tmp_path):
   """main.py --mode train then --mode likelihood on configs/toy/gmm_{sde}.py, as the README runs
@@ -39,6 +40,7 @@ def test_trained_toy_model_nll_is_within_0p1_nats_of_truth(sde, tmp_path):
   assert abs(result['nll'] - result['true_nll']) < 0.1, result
 
 
+@pytest.mark.slow
 def test_sample_mode_writes_npz_and_png(tmp_path):
   """A short run, then --mode sample: samples as .npz (finite, right shape) and a scatter PNG."""
   config = 'configs/toy/moons_vp.py'

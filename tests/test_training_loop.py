@@ -47,6 +47,7 @@ def _assert_same_state(a, b):
     np.testing.assert_array_equal(x, y)
 
 
+@pytest.mark.slow
 def test_resume_continues_exactly(tmp_path):
   """Stopping at step 60 and starting again gives the state of an uninterrupted 200-step run."""
   c = tiny_config()
@@ -126,6 +127,7 @@ def _final_params(workdir, step=200):
       loop.Trainer(c).abstract_state(), kind='snapshot', step=step))
 
 
+@pytest.mark.slow
 def test_sigkill_and_restart_match_an_uninterrupted_run(tmp_path):
   """SIGKILL a training process twice and restart it with the same command: the first kill
   lands while orbax is writing a checkpoint (its temporary directory exists), the second
@@ -177,6 +179,7 @@ print(json.dumps({{'devices': jax.device_count(), 'losses': losses,
 '''
 
 
+@pytest.mark.slow
 def test_eight_devices_match_one(tmp_path):
   """8 faked CPU devices (batch sharded on `data`) and 1 device give the same losses and
   parameters for the same global batch and seed (float32 reduction-order tolerance)."""
