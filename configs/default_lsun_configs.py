@@ -1,76 +1,33 @@
 """Defaults shared by the 256x256 experiments: LSUN, and CelebA-HQ / FFHQ at 256
 (the original score_sde's values).
 
-Experiment configs set `data.category` (LSUN) or `data.dataset` and
-`data.tfrecords_path` (CelebA-HQ, FFHQ). sigma_max 378 and 2000 noise scales
-follow Technique 1 and 2 of Song & Ermon 2020 for 256x256 images.
+The CIFAR-10 defaults (`configs/default_cifar10_configs.py`) with these
+differences: batch 64 for 2.4M steps, a preemption checkpoint every 5000
+steps, SNR 0.075, sampling during evaluation on (checkpoints 50-96, batch
+512), no dropout, and sigma_max 378 with 2000 noise scales (Technique 1 and
+2 of Song & Ermon 2020 for 256x256 images). Experiment configs set
+`data.category` (LSUN) or `data.dataset` and `data.tfrecords_path`
+(CelebA-HQ, FFHQ).
 """
-import ml_collections
+from configs import default_cifar10_configs
 
 
 def get_default_configs():
-  config = ml_collections.ConfigDict()
-  config.training = training = ml_collections.ConfigDict()
+  config = default_cifar10_configs.get_default_configs()
+  training = config.training
   training.batch_size = 64
   training.n_iters = 2400001
-  training.snapshot_freq = 50000
-  training.log_freq = 50
-  training.eval_freq = 100
-  training.snapshot_freq_for_preemption = 5000   # frequent checkpoint, kept 1
-  training.snapshot_sampling = True               # a sample grid at each snapshot
-  training.likelihood_weighting = False
-  training.continuous = True
-  training.n_jitted_steps = 5
-  training.reduce_mean = False
-
-  config.sampling = sampling = ml_collections.ConfigDict()
-  sampling.n_steps_each = 1
-  sampling.noise_removal = True
-  sampling.probability_flow = False
-  sampling.snr = 0.075
-
-  config.eval = evaluate = ml_collections.ConfigDict()
+  training.snapshot_freq_for_preemption = 5000
+  config.sampling.snr = 0.075
+  evaluate = config.eval
   evaluate.begin_ckpt = 50
   evaluate.end_ckpt = 96
   evaluate.batch_size = 512
   evaluate.enable_sampling = True
-  evaluate.num_samples = 50000
-  evaluate.enable_loss = True
-  evaluate.enable_bpd = False
-  evaluate.bpd_dataset = 'test'
-  evaluate.bpd_num_repeats = 5               # dequantisation draws averaged for bits/dim
-  evaluate.likelihood_estimator = 'rademacher'
-  evaluate.rtol = 1e-5                       # probability-flow ODE tolerances for bits/dim
-  evaluate.atol = 1e-5
-  evaluate.inception_weights = ''            # converted FID Inception .npz (see README)
-  evaluate.stats_path = ''                   # dataset statistics; '' = assets/stats/ default
-
-  config.data = data = ml_collections.ConfigDict()
-  data.dataset = 'LSUN'
-  data.image_size = 256
-  data.random_flip = True
-  data.centered = False
-  data.uniform_dequantization = False
-  data.num_channels = 3
-
-  config.model = model = ml_collections.ConfigDict()
-  model.sigma_min = 0.01
+  config.data.dataset = 'LSUN'
+  config.data.image_size = 256
+  model = config.model
   model.sigma_max = 378.
   model.num_scales = 2000
-  model.beta_min = 0.1
-  model.beta_max = 20.
   model.dropout = 0.
-  model.embedding_type = 'fourier'
-  model.dtype = 'float32'     # compute dtype: 'float32' | 'bfloat16' (params stay float32)
-
-  config.optim = optim = ml_collections.ConfigDict()
-  optim.weight_decay = 0.
-  optim.optimizer = 'Adam'
-  optim.lr = 2e-4
-  optim.beta1 = 0.9
-  optim.eps = 1e-8
-  optim.warmup = 5000
-  optim.grad_clip = 1.
-
-  config.seed = 42
   return config
