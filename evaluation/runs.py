@@ -27,15 +27,12 @@ KID_SUBSET_SIZE = 1000  # the KID paper's subset size (fewer when either set is 
 def restore(config, workdir):
   """(trainer, state) of the newest checkpoint; an error if there is none."""
   trainer = loop.Trainer(config)
-  ckpts = ckpt_lib.Checkpoints(workdir, async_save=False)
-  try:
+  with ckpt_lib.Checkpoints(workdir, async_save=False) as ckpts:
     if ckpts.latest() is None:
       raise FileNotFoundError(
           f"no checkpoint under {os.path.abspath(workdir)} (checkpoints/ or checkpoints-meta/): "
           "train first with --mode train")
     return trainer, ckpts.restore(trainer.abstract_state())
-  finally:
-    ckpts.close()
 
 
 def _score_fn(config, trainer):
@@ -120,11 +117,8 @@ def _save_npz_atomic(path, **arrays):
 def _eval_checkpoints(config, workdir):
   """Snapshot indices k in [eval.begin_ckpt, eval.end_ckpt] (step = k * snapshot_freq) that
   exist, as the original numbers them; the newest snapshot when none of those exists."""
-  ckpts = ckpt_lib.Checkpoints(workdir, async_save=False)
-  try:
+  with ckpt_lib.Checkpoints(workdir, async_save=False) as ckpts:
     steps = set(ckpts.managers['snapshot'].all_steps())
-  finally:
-    ckpts.close()
   if not steps:
     raise FileNotFoundError(f"no snapshot under {os.path.abspath(workdir)}/checkpoints: train first")
   freq = config.training.snapshot_freq
@@ -266,11 +260,8 @@ def evaluate(config, workdir):
   for k, step in _eval_checkpoints(config, workdir):
     out_dir = os.path.join(workdir, 'eval', f'ckpt_{k}')
     os.makedirs(out_dir, exist_ok=True)
-    ckpts = ckpt_lib.Checkpoints(workdir, async_save=False)
-    try:
+    with ckpt_lib.Checkpoints(workdir, async_save=False) as ckpts:
       state = ckpts.restore(trainer.abstract_state(), kind='snapshot', step=step)
-    finally:
-      ckpts.close()
     s = config.sampling
     record = {'step': step, 'ckpt': k,
               'sampling': {key: s.get(key) for key in (

@@ -54,7 +54,8 @@ def test_resume_continues_exactly(tmp_path):
   src = ToyDataset(c.data.dataset, c.seed, c.training.batch_size)
   full = loop.train(c, str(tmp_path / 'full'), src)
   loop.train(c, str(tmp_path / 'split'), src, max_steps=60)
-  assert ckpt_lib.Checkpoints(str(tmp_path / 'split')).latest() == ('preemption', 60)
+  with ckpt_lib.Checkpoints(str(tmp_path / 'split'), async_save=False) as ckpts:
+    assert ckpts.latest() == ('preemption', 60)
   resumed = loop.train(c, str(tmp_path / 'split'), src)
   assert int(resumed.step) == 200
   _assert_same_state(_leaves(full), _leaves(resumed))
@@ -80,9 +81,9 @@ def test_nan_loss_stops_naming_the_step_and_keeps_last_checkpoint(tmp_path):
   src = NaNAfter(ToyDataset(c.data.dataset, c.seed, c.training.batch_size), bad=124)
   with pytest.raises(FloatingPointError, match='at step 125'):
     loop.train(c, str(tmp_path), src)
-  ckpts = ckpt_lib.Checkpoints(str(tmp_path))
-  assert ckpts.latest() == ('preemption', 120)
-  state = ckpts.restore(loop.Trainer(c).abstract_state())
+  with ckpt_lib.Checkpoints(str(tmp_path), async_save=False) as ckpts:
+    assert ckpts.latest() == ('preemption', 120)
+    state = ckpts.restore(loop.Trainer(c).abstract_state())
   assert all(np.all(np.isfinite(x)) for x in _leaves(state.params))
 
 
@@ -123,8 +124,8 @@ def _tail(p):
 def _final_params(workdir, step=200):
   c = tiny_config()
   c.training.n_jitted_steps = 5
-  return _leaves(ckpt_lib.Checkpoints(str(workdir)).restore(
-      loop.Trainer(c).abstract_state(), kind='snapshot', step=step))
+  with ckpt_lib.Checkpoints(str(workdir), async_save=False) as ckpts:
+    return _leaves(ckpts.restore(loop.Trainer(c).abstract_state(), kind='snapshot', step=step))
 
 
 @pytest.mark.slow

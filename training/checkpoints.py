@@ -20,7 +20,11 @@ class CheckpointError(RuntimeError):
 
 
 class Checkpoints:
-  """Saves and restores `TrainState`s under a workdir (async writes)."""
+  """Saves and restores `TrainState`s under a workdir (async writes).
+
+  Close it (`close()`, or use it as a context manager) so that pending writes
+  finish and orbax's background threads stop.
+  """
 
   def __init__(self, workdir, async_save=True):
     self.dirs = {'snapshot': os.path.join(os.path.abspath(workdir), 'checkpoints'),
@@ -81,3 +85,9 @@ class Checkpoints:
   def close(self):
     for manager in self.managers.values():
       manager.close()
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc_info):
+    self.close()
