@@ -123,13 +123,17 @@ def train(config, workdir, data_source, on_snapshot=None, max_steps=None, traine
       f.write(config.to_json_best_effort(indent=1))
   trainer = Trainer(config) if trainer is None else trainer
   ckpts = ckpt_lib.Checkpoints(workdir)
-  latest = ckpts.latest()
-  if latest is None:
-    state = trainer.init_state()
-    _say(f'starting from scratch in {workdir}')
-  else:
-    state = ckpts.restore(trainer.abstract_state())
-    _say(f'resumed from the {latest[0]} checkpoint at step {latest[1]}')
+  try:
+    latest = ckpts.latest()
+    if latest is None:
+      state = trainer.init_state()
+      _say(f'starting from scratch in {workdir}')
+    else:
+      state = ckpts.restore(trainer.abstract_state())
+      _say(f'resumed from the {latest[0]} checkpoint at step {latest[1]}')
+  except BaseException:
+    ckpts.close()     # e.g. an unreadable checkpoint: stop orbax's threads, then raise
+    raise
   step = int(jax.device_get(state.step))
   stop = tc.n_iters if max_steps is None else min(tc.n_iters, step + max_steps)
   writer = MetricWriter(workdir, 'train')
