@@ -122,8 +122,8 @@ def train(config, workdir, data_source, on_snapshot=None, max_steps=None, traine
     with open(os.path.join(workdir, 'config.json'), 'w') as f:
       f.write(config.to_json_best_effort(indent=1))
   trainer = Trainer(config) if trainer is None else trainer
-  ckpts = ckpt_lib.Checkpoints(workdir)
-  try:
+  # Closed on every exit, an unreadable checkpoint included (stops orbax's threads).
+  with ckpt_lib.Checkpoints(workdir) as ckpts:
     latest = ckpts.latest()
     if latest is None:
       state = trainer.init_state()
@@ -131,44 +131,40 @@ def train(config, workdir, data_source, on_snapshot=None, max_steps=None, traine
     else:
       state = ckpts.restore(trainer.abstract_state())
       _say(f'resumed from the {latest[0]} checkpoint at step {latest[1]}')
-  except BaseException:
-    ckpts.close()     # e.g. an unreadable checkpoint: stop orbax's threads, then raise
-    raise
-  step = int(jax.device_get(state.step))
-  stop = tc.n_iters if max_steps is None else min(tc.n_iters, step + max_steps)
-  writer = MetricWriter(workdir, 'train')
-  freqs = (tc.n_jitted_steps, tc.log_freq, tc.snapshot_freq, tc.snapshot_freq_for_preemption)
-  bar = tqdm.tqdm(total=tc.n_iters, initial=step, desc='train', unit='step',
-                  dynamic_ncols=True, disable=jax.process_index() != 0)
-  pending = None     # (first step, losses) of the last call, checked one call late
-  try:
-    while step < stop:
-      end = min(_chunk_ends(step, tc.n_iters, freqs), stop)
-      local = np.stack([data_source.batch(s) for s in range(step, end)])
-      state, step_losses = trainer.multi_step(state, local)
+    step = int(jax.device_get(state.step))
+    stop = tc.n_iters if max_steps is None else min(tc.n_iters, step + max_steps)
+    writer = MetricWriter(workdir, 'train')
+    freqs = (tc.n_jitted_steps, tc.log_freq, tc.snapshot_freq, tc.snapshot_freq_for_preemption)
+    bar = tqdm.tqdm(total=tc.n_iters, initial=step, desc='train', unit='step',
+                    dynamic_ncols=True, disable=jax.process_index() != 0)
+    pending = None     # (first step, losses) of the last call, checked one call late
+    try:
+      while step < stop:
+        end = min(_chunk_ends(step, tc.n_iters, freqs), stop)
+        local = np.stack([data_source.batch(s) for s in range(step, end)])
+        state, step_losses = trainer.multi_step(state, local)
+        if pending is not None:
+          _check_and_log(pending, writer, bar, tc.log_freq)
+        pending = (step, step_losses)
+        step = end
+        checkpoint_now = step % tc.snapshot_freq_for_preemption == 0
+        snapshot_now = step % tc.snapshot_freq == 0 or step == tc.n_iters
+        if checkpoint_now or snapshot_now or step == stop:
+          # Never checkpoint a state whose losses have not been seen to be finite.
+          _check_and_log(pending, writer, bar, tc.log_freq)
+          pending = None
+          if snapshot_now:
+            ckpts.save('snapshot', state)
+            if on_snapshot is not None:
+              on_snapshot(state, step)
+          elif checkpoint_now:
+            ckpts.save('preemption', state)
       if pending is not None:
         _check_and_log(pending, writer, bar, tc.log_freq)
-      pending = (step, step_losses)
-      step = end
-      checkpoint_now = step % tc.snapshot_freq_for_preemption == 0
-      snapshot_now = step % tc.snapshot_freq == 0 or step == tc.n_iters
-      if checkpoint_now or snapshot_now or step == stop:
-        # Never checkpoint a state whose losses have not been seen to be finite.
-        _check_and_log(pending, writer, bar, tc.log_freq)
-        pending = None
-        if snapshot_now:
-          ckpts.save('snapshot', state)
-          if on_snapshot is not None:
-            on_snapshot(state, step)
-        elif checkpoint_now:
-          ckpts.save('preemption', state)
-    if pending is not None:
-      _check_and_log(pending, writer, bar, tc.log_freq)
-  finally:
-    ckpts.wait()
-    ckpts.close()
-    bar.close()
-    writer.close()
+    finally:
+      ckpts.wait()
+      bar.close()
+      writer.close()
   return state
 
 
