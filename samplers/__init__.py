@@ -5,6 +5,9 @@ Each `get_*_sampler` returns a pure, jitted `sample(rng, params) -> (x, nfe)`;
 one (`models.analytic.gmm_score_fn`).
 """
 from sde_lib import VESDE
+from samplers.controllable import (get_ode_colorizer, get_ode_conditional_sampler,
+                                   get_ode_inpainter, get_pc_colorizer,
+                                   get_pc_conditional_sampler, get_pc_inpainter)
 from samplers.correctors import CORRECTORS, get_corrector
 from samplers.ode import SOLVERS, get_ode_sampler
 from samplers.pc import get_pc_sampler
@@ -51,4 +54,6 @@ def get_sampler(config, sde, score_fn, shape):
 
 
 __all__ = ['get_pc_sampler', 'get_ode_sampler', 'get_sampler', 'default_eps', 'get_predictor',
-           'get_corrector', 'PREDICTORS', 'CORRECTORS', 'SOLVERS', 'METHODS']
+           'get_corrector', 'PREDICTORS', 'CORRECTORS', 'SOLVERS', 'METHODS',
+           'get_pc_inpainter', 'get_pc_colorizer', 'get_pc_conditional_sampler',
+           'get_ode_inpainter', 'get_ode_colorizer', 'get_ode_conditional_sampler']
