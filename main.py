@@ -5,7 +5,15 @@
 
 Any config field can be overridden: --config.training.n_iters=2000.
 On several hosts, pass --multihost on every host (jax.distributed.initialize).
+
+Exit status: 0 done; 1 an error (bad config value, unwritable output, unreadable
+or unwritable checkpoint, NaN: one line naming the cause, printed last); 75
+(EX_TEMPFAIL) stopped by SIGTERM / SIGINT after writing a checkpoint of the
+step in flight (`--mode train`) or keeping the finished work (`--mode eval`):
+run the same command again to resume.
 """
+import sys
+
 from absl import app, flags, logging
 from ml_collections import config_flags
 
@@ -40,5 +48,32 @@ def main(argv):
      'likelihood': runs.likelihood}[FLAGS.mode](FLAGS.config, FLAGS.workdir)
 
 
+def _expected_failure(e):
+  """(exit status, line) for the project's own failures, whose messages say everything;
+  None for anything else (a bug: the full traceback is printed)."""
+  preemption = sys.modules.get('utils.preemption')
+  if preemption is not None and isinstance(e, preemption.Preempted):
+    return preemption.EXIT_CODE, str(e)
+  for module, name in (('training.checkpoints', 'CheckpointError'),
+                       ('utils.config_checks', 'ConfigError'), ('builtins', 'FloatingPointError'),
+                       ('evaluation.runs', 'OutputError')):
+    cls = getattr(sys.modules.get(module), name, None)
+    if cls is not None and isinstance(e, cls):
+      return 1, f'{name}: {e}'
+  return None
+
+
+def _main_reporting_failures(argv):
+  try:
+    main(argv)
+  except Exception as e:  # pylint: disable=broad-except
+    known = _expected_failure(e)
+    if known is None:
+      raise
+    sys.stderr.flush()
+    print(known[1], file=sys.stderr, flush=True)
+    sys.exit(known[0])
+
+
 if __name__ == '__main__':
-  app.run(main)
+  app.run(_main_reporting_failures)

@@ -20,6 +20,7 @@ def get_default_configs():
   training.continuous = True
   training.n_jitted_steps = 5
   training.reduce_mean = False
+  training.restore_fallback = False   # True: a corrupt newest checkpoint falls back to the previous
 
   config.sampling = sampling = ml_collections.ConfigDict()
   sampling.n_steps_each = 1
@@ -50,6 +51,7 @@ def get_default_configs():
   data.centered = False
   data.uniform_dequantization = False
   data.num_channels = 3
+  data.data_dir = ''                         # TFDS data directory; '' = TFDS's default
 
   config.model = model = ml_collections.ConfigDict()
   model.sigma_min = 0.01

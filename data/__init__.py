@@ -32,9 +32,9 @@ Datasets (`config.data.dataset`)
   through `tfds.data_source` (array_record random access, decoded with PIL),
   with no TensorFlow in the reading process. Prepare each once with
   `python -m data.prepare --dataset CIFAR10 [--data_dir DIR]` (that step needs
-  tensorflow, tensorflow-datasets and the network). `data.data_dir` (optional)
-  is the TFDS data directory; default: TFDS's (~/tensorflow_datasets or
-  $TFDS_DATA_DIR).
+  tensorflow, tensorflow-datasets and the network). `data.data_dir` (the image
+  configs set '') is the TFDS data directory; '' or absent: TFDS's default
+  (~/tensorflow_datasets or $TFDS_DATA_DIR).
 - 'FFHQ', 'CelebAHQ': the original tfrecords file at `data.tfrecords_path`
   (one file per resolution), read directly by `data.tfrecord` without
   TensorFlow and without a conversion step. Train and test are both the whole
@@ -179,6 +179,6 @@ def _make_source(config, name, split, image_size, channels, num_threads):
     path = _field(config, 'tfrecords_path', str)
     return sources.TFRecordSource(name, path, image_size, channels, num_threads)
   category = _field(config, 'category', str) if name == 'LSUN' else None
-  data_dir = _field(config, 'data_dir', str, required=False)
+  data_dir = _field(config, 'data_dir', str, required=False) or None   # '' = TFDS's default
   return sources.TfdsSource(name, split, image_size, channels, data_dir=data_dir,
                             category=category, num_threads=num_threads)

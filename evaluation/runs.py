@@ -1,12 +1,17 @@
 """`main.py` modes that read a trained model: sample, likelihood, eval.
 
 Each restores the newest checkpoint of the workdir (its EMA parameters) and
-writes what it computes next to it: `samples/`, `likelihood.json`.
+writes what it computes next to it: `samples/`, `likelihood.json`, `eval/`.
+Before computing, each checks that the workdir exists (creating nothing in a
+missing one), that the parameters are finite and that it can write its
+outputs; results are printed before they are written, and samples or
+likelihoods that come out non-finite are an error, never a file.
 """
 import json
 import math
 import os
 import sys
+import tempfile
 
 import jax
 import jax.numpy as jnp
@@ -18,21 +23,68 @@ import models
 import samplers
 from training import checkpoints as ckpt_lib
 from training import loop
-from utils import plots
+from utils import plots, preemption
 
 LIKELIHOOD_EPS = 1e-5   # the original's lower time for likelihoods
 KID_SUBSET_SIZE = 1000  # the KID paper's subset size (fewer when either set is smaller)
 
 
+class OutputError(OSError):
+  """An output path cannot be written (checked before anything is computed)."""
+
+
+def check_writable(directory):
+  """Creates `directory` (its parent must exist) and checks a file can be written there."""
+  parent = os.path.dirname(os.path.abspath(directory))
+  if not os.path.isdir(parent):
+    raise OutputError(f"{parent} does not exist; nothing was computed")
+  try:
+    os.makedirs(directory, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=directory, prefix='.write_test'):
+      pass
+  except OSError as e:
+    raise OutputError(f"cannot write to {directory} ({e.strerror or e}): fix its permissions "
+                      "or free some space; nothing was computed") from None
+
+
+def check_finite_params(params, step):
+  """FloatingPointError naming the arrays when the EMA parameters hold NaN or inf."""
+  names = [jax.tree_util.keystr(path) for path, x in jax.tree_util.tree_flatten_with_path(
+      jax.device_get(params))[0] if not np.all(np.isfinite(x))]
+  if names:
+    raise FloatingPointError(
+        f"the EMA parameters of the checkpoint at step {step} are not finite ({len(names)} "
+        f"arrays hold NaN/inf, e.g. {names[0]}): that training run diverged (see its "
+        "optim.lr, model.ema_rate); nothing was computed")
+
+
+def check_finite(x, what, fields):
+  """FloatingPointError when `x` holds NaN or inf; `fields` names the settings to look at."""
+  x = np.asarray(x)
+  bad = int(np.size(x) - np.count_nonzero(np.isfinite(x)))
+  if bad:
+    raise FloatingPointError(f"{what}: {bad} of {x.size} values are NaN or inf ({fields}); "
+                             "nothing was written")
+
+
 def restore(config, workdir):
-  """(trainer, state) of the newest checkpoint; an error if there is none."""
-  trainer = loop.Trainer(config)
-  with ckpt_lib.Checkpoints(workdir, async_save=False) as ckpts:
+  """(trainer, state) of the newest checkpoint, with finite EMA parameters; else an error."""
+  with ckpt_lib.Checkpoints(workdir, async_save=False, read_only=True) as ckpts:
     if ckpts.latest() is None:
       raise FileNotFoundError(
           f"no checkpoint under {os.path.abspath(workdir)} (checkpoints/ or checkpoints-meta/): "
           "train first with --mode train")
-    return trainer, ckpts.restore(trainer.abstract_state())
+    trainer = loop.Trainer(config)
+    state = ckpts.restore(trainer.abstract_state(),
+                          fallback=bool(config.training.get('restore_fallback', False)))
+  check_finite_params(state.ema_params, int(jax.device_get(state.step)))
+  return trainer, state
+
+
+def _sampling_fields(config):
+  s = config.sampling
+  return ', '.join(f'sampling.{k}={s.get(k)!r}' for k in ('method', 'predictor', 'corrector',
+                                                           'snr') if s.get(k) is not None)
 
 
 def _score_fn(config, trainer):
@@ -43,6 +95,7 @@ def sample(config, workdir):
   """Draws `eval.num_samples` samples in rounds of `eval.batch_size`; writes .npz and .png."""
   trainer, state = restore(config, workdir)
   step = int(jax.device_get(state.step))
+  check_writable(os.path.join(workdir, 'samples'))
   batch = min(config.eval.batch_size, config.eval.num_samples)
   shape = (batch,) + models.input_shape(config)
   sampler = samplers.get_sampler(config, trainer.sde, _score_fn(config, trainer), shape)
@@ -52,13 +105,14 @@ def sample(config, workdir):
   for r in tqdm.trange(rounds, desc='sample', disable=jax.process_index() != 0):
     x, nfe = sampler(jax.random.fold_in(key, r), state.ema_params)
     out.append(np.asarray(jax.device_get(x)))
+    check_finite(out[-1], f'samples of round {r}', _sampling_fields(config))
     nfes.append(int(nfe))
   x = np.concatenate(out)[:config.eval.num_samples]
   prefix = os.path.join(workdir, 'samples', f'ckpt_{step}')
-  plots.save_samples(prefix, x, loop.inverse_scaler(config))
   result = {'step': step, 'num_samples': len(x), 'nfe_per_round': float(np.mean(nfes)),
             'npz': prefix + '.npz', 'png': prefix + '.png'}
-  print(json.dumps(result))
+  print(json.dumps(result), flush=True)
+  plots.save_samples(prefix, x, loop.inverse_scaler(config))
   return x
 
 
@@ -79,8 +133,10 @@ def likelihood(config, workdir):
     raise NotImplementedError('image likelihoods are computed by --mode eval')
   trainer, state = restore(config, workdir)
   step = int(jax.device_get(state.step))
+  check_writable(workdir)
   source = loop.get_train_source(config)
   x = source.test_set(config.data.num_test)
+  check_finite(x, 'held-out data', f'data.dataset={config.data.dataset!r}')
   loglik = _loglik_fn(config, trainer)
   key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0x5A5)
   bs = config.eval.batch_size
@@ -88,6 +144,8 @@ def likelihood(config, workdir):
   for i in tqdm.trange(0, len(x), bs, desc='likelihood', disable=jax.process_index() != 0):
     logp, _, nfe = loglik(jax.random.fold_in(key, i), state.ema_params, jnp.asarray(x[i:i + bs]))
     logps.append(np.asarray(logp))
+    check_finite(logps[-1], f'log-likelihoods of points {i}..{i + len(logps[-1]) - 1}',
+                 f'eval.rtol={config.eval.rtol}, eval.atol={config.eval.atol}')
     nfes.append(int(nfe))
   logp = np.concatenate(logps)
   result = {'step': step, 'num_points': len(x), 'nll': float(-logp.mean()),
@@ -95,9 +153,8 @@ def likelihood(config, workdir):
             'nfe': float(np.mean(nfes))}
   if source.log_prob is not None:
     result['true_nll'] = float(-np.mean(source.log_prob(x.astype(np.float64))))
-  with open(os.path.join(workdir, 'likelihood.json'), 'w') as f:
-    json.dump(result, f)
-  print(json.dumps(result))
+  print(json.dumps(result), flush=True)
+  _write_json_atomic(os.path.join(workdir, 'likelihood.json'), result)
   return result
 
 
@@ -117,8 +174,8 @@ def _save_npz_atomic(path, **arrays):
 def _eval_checkpoints(config, workdir):
   """Snapshot indices k in [eval.begin_ckpt, eval.end_ckpt] (step = k * snapshot_freq) that
   exist, as the original numbers them; the newest snapshot when none of those exists."""
-  with ckpt_lib.Checkpoints(workdir, async_save=False) as ckpts:
-    steps = set(ckpts.managers['snapshot'].all_steps())
+  with ckpt_lib.Checkpoints(workdir, async_save=False, read_only=True) as ckpts:
+    steps = {step for step, kind in ckpts.all() if kind == 'snapshot'}
   if not steps:
     raise FileNotFoundError(f"no snapshot under {os.path.abspath(workdir)}/checkpoints: train first")
   freq = config.training.snapshot_freq
@@ -147,7 +204,7 @@ def _eval_loss(config, eval_step, state):
   return total / count
 
 
-def _eval_bpd(config, loglik, state, out_dir):
+def _eval_bpd(config, loglik, state, out_dir, watch):
   """bits/dim of eval.bpd_dataset, averaged over eval.bpd_num_repeats dequantisations.
 
   Each (repeat, batch) result is saved as it is computed, so an interrupted
@@ -163,15 +220,26 @@ def _eval_bpd(config, loglik, state, out_dir):
                                             desc=f'bpd repeat {r}', leave=False)):
       path = os.path.join(out_dir, f'bpd_{r}_{i}.npz')
       if not os.path.exists(path):
+        check_finite(x[mask], f'{config.eval.bpd_dataset} batch {i}', 'the data')
         rng = jax.random.fold_in(jax.random.PRNGKey(config.seed + r), i)
         logp, _, nfe = loglik(rng, state.ema_params, jnp.asarray(x))
         bpd = likelihood_lib.bits_per_dim(logp, x.shape[1:], num_levels=levels, centered=centered)
+        check_finite(np.asarray(bpd)[mask], f'bits/dim of batch {i}',
+                     f'eval.rtol={config.eval.rtol}, eval.atol={config.eval.atol}')
         _save_npz_atomic(path, bpd=np.asarray(bpd)[mask], nfe=int(nfe))
+        _stop_if_asked(watch, out_dir)
       bpds.append(np.load(path)['bpd'])
   return float(np.mean(np.concatenate(bpds)))
 
 
-def _eval_samples(config, sampler, state, out_dir, step):
+def _stop_if_asked(watch, out_dir):
+  if watch.reached():
+    raise preemption.Preempted(
+        f'{watch.signal_name}: eval stopped; the finished work is kept under {out_dir}. '
+        'Run the same command to resume')
+
+
+def _eval_samples(config, sampler, state, out_dir, step, watch):
   """eval.num_samples samples in rounds of eval.batch_size, each round saved when done."""
   batch = min(config.eval.batch_size, config.eval.num_samples)
   key = jax.random.fold_in(jax.random.PRNGKey(config.seed), step)
@@ -181,7 +249,10 @@ def _eval_samples(config, sampler, state, out_dir, step):
     if os.path.exists(path):
       continue
     x, nfe = sampler(jax.random.fold_in(key, r), state.ema_params)
-    _save_npz_atomic(path, samples=np.asarray(jax.device_get(x)), nfe=int(nfe))
+    x = np.asarray(jax.device_get(x))
+    check_finite(x, f'samples of round {r}', _sampling_fields(config))
+    _save_npz_atomic(path, samples=x, nfe=int(nfe))
+    _stop_if_asked(watch, out_dir)
   files = [np.load(os.path.join(out_dir, f'samples_{r}.npz')) for r in range(rounds)]
   x = np.concatenate([f['samples'] for f in files])[:config.eval.num_samples]
   return x, float(np.mean([int(f['nfe']) for f in files]))
@@ -247,6 +318,8 @@ def evaluate(config, workdir):
                      "and --mode sample")
   e = config.eval
   records_path = os.path.join(workdir, 'eval', 'metrics.json')
+  checkpoints = _eval_checkpoints(config, workdir)   # a missing workdir: an error, no folders
+  check_writable(os.path.join(workdir, 'eval'))
   trainer = loop.Trainer(config)
   # Compiled once for all the checkpoints.
   if e.enable_loss:
@@ -257,31 +330,43 @@ def evaluate(config, workdir):
   if e.enable_sampling:
     shape = (min(e.batch_size, e.num_samples),) + models.input_shape(config)
     sampler = samplers.get_sampler(config, trainer.sde, _score_fn(config, trainer), shape)
-  for k, step in _eval_checkpoints(config, workdir):
-    out_dir = os.path.join(workdir, 'eval', f'ckpt_{k}')
-    os.makedirs(out_dir, exist_ok=True)
-    with ckpt_lib.Checkpoints(workdir, async_save=False) as ckpts:
-      state = ckpts.restore(trainer.abstract_state(), kind='snapshot', step=step)
-    s = config.sampling
-    record = {'step': step, 'ckpt': k,
-              'sampling': {key: s.get(key) for key in (
-                  'method', 'predictor', 'corrector', 'snr', 'n_steps_each', 'probability_flow')},
-              'command': 'python main.py ' + ' '.join(sys.argv[1:]) if sys.argv else ''}
-    if e.enable_loss:
-      record['loss'] = _eval_loss(config, eval_step, state)
-    if e.enable_bpd:
-      record['bpd'] = _eval_bpd(config, loglik, state, out_dir)
-      record['bpd_num_repeats'] = e.bpd_num_repeats
-      if config.data.dataset == 'DIGITS':
-        record['bpd_baselines'] = _digits_baselines(config)
-    if e.enable_sampling:
-      x, nfe = _eval_samples(config, sampler, state, out_dir, step)
-      record.update(num_samples=len(x), nfe=nfe)
-      plots.save_samples(os.path.join(out_dir, 'samples'), x, loop.inverse_scaler(config))
-      record.update(_sample_metrics(config, x))
-    if jax.process_index() == 0:
-      records = json.load(open(records_path)) if os.path.exists(records_path) else []
-      records = [r for r in records
-                 if not (r['ckpt'] == k and r.get('sampling') == record['sampling'])]
-      _write_json_atomic(records_path, records + [record])
-    print(json.dumps(record))
+  with preemption.PreemptionWatch() as watch:
+    for k, step in checkpoints:
+      _evaluate_one(config, workdir, trainer, k, step, records_path, watch,
+                    eval_step if e.enable_loss else None, loglik if e.enable_bpd else None,
+                    sampler if e.enable_sampling else None)
+
+
+def _evaluate_one(config, workdir, trainer, k, step, records_path, watch, eval_step, loglik,
+                  sampler):
+  """Evaluates snapshot k (at `step`) and adds its record to `records_path`."""
+  e = config.eval
+  out_dir = os.path.join(workdir, 'eval', f'ckpt_{k}')
+  os.makedirs(out_dir, exist_ok=True)
+  with ckpt_lib.Checkpoints(workdir, async_save=False, read_only=True) as ckpts:
+    state = ckpts.restore(trainer.abstract_state(), kind='snapshot', step=step)
+  check_finite_params(state.ema_params, step)
+  s = config.sampling
+  record = {'step': step, 'ckpt': k,
+            'sampling': {key: s.get(key) for key in (
+                'method', 'predictor', 'corrector', 'snr', 'n_steps_each', 'probability_flow')},
+            'command': 'python main.py ' + ' '.join(sys.argv[1:]) if sys.argv else ''}
+  if e.enable_loss:
+    record['loss'] = _eval_loss(config, eval_step, state)
+  if e.enable_bpd:
+    record['bpd'] = _eval_bpd(config, loglik, state, out_dir, watch)
+    record['bpd_num_repeats'] = e.bpd_num_repeats
+    if config.data.dataset == 'DIGITS':
+      record['bpd_baselines'] = _digits_baselines(config)
+  if e.enable_sampling:
+    x, nfe = _eval_samples(config, sampler, state, out_dir, step, watch)
+    record.update(num_samples=len(x), nfe=nfe)
+    record.update(_sample_metrics(config, x))
+  print(json.dumps(record), flush=True)   # before any file: a failed write loses no figure
+  if e.enable_sampling:
+    plots.save_samples(os.path.join(out_dir, 'samples'), x, loop.inverse_scaler(config))
+  if jax.process_index() == 0:
+    records = json.load(open(records_path)) if os.path.exists(records_path) else []
+    records = [r for r in records
+               if not (r['ckpt'] == k and r.get('sampling') == record['sampling'])]
+    _write_json_atomic(records_path, records + [record])

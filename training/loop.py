@@ -20,7 +20,7 @@ import samplers
 import sde_lib
 from training import checkpoints as ckpt_lib
 from training import losses, state as state_lib, step as step_lib
-from utils import plots
+from utils import plots, preemption
 from utils.metric_writer import MetricWriter
 
 SNAPSHOT_SAMPLES = {'vector': 2000, 'image': 64}   # samples drawn at each snapshot
@@ -115,6 +115,9 @@ def train(config, workdir, data_source, on_snapshot=None, max_steps=None, traine
     trainer: a `Trainer(config)` to reuse (its steps are already compiled);
       default: a new one.
   Returns the final TrainState.
+  Raises `preemption.Preempted` after SIGTERM / SIGINT, once the step in flight
+  is done and a preemption checkpoint of it is written; `checkpoints.CheckpointError`
+  when a checkpoint cannot be written (at the latest one call after that save) or read.
   """
   tc = config.training
   os.makedirs(workdir, exist_ok=True)
@@ -123,17 +126,19 @@ def train(config, workdir, data_source, on_snapshot=None, max_steps=None, traine
       f.write(config.to_json_best_effort(indent=1))
   trainer = Trainer(config) if trainer is None else trainer
   # Closed on every exit, an unreadable checkpoint included (stops orbax's threads).
-  with ckpt_lib.Checkpoints(workdir) as ckpts:
+  with preemption.PreemptionWatch() as watch, ckpt_lib.Checkpoints(workdir) as ckpts:
     latest = ckpts.latest()
     if latest is None:
       state = trainer.init_state()
       _say(f'starting from scratch in {workdir}')
     else:
-      state = ckpts.restore(trainer.abstract_state())
-      _say(f'resumed from the {latest[0]} checkpoint at step {latest[1]}')
+      state = ckpts.restore(trainer.abstract_state(),
+                            fallback=bool(tc.get('restore_fallback', False)))
+      _say(f'resumed from the checkpoint at step {int(jax.device_get(state.step))}')
     step = int(jax.device_get(state.step))
     stop = tc.n_iters if max_steps is None else min(tc.n_iters, step + max_steps)
-    writer = MetricWriter(workdir, 'train')
+    # Steps logged after this checkpoint by an earlier process are re-run: drop them.
+    writer = MetricWriter(workdir, 'train', resume_step=step)
     freqs = (tc.n_jitted_steps, tc.log_freq, tc.snapshot_freq, tc.snapshot_freq_for_preemption)
     bar = tqdm.tqdm(total=tc.n_iters, initial=step, desc='train', unit='step',
                     dynamic_ncols=True, disable=jax.process_index() != 0)
@@ -143,6 +148,9 @@ def train(config, workdir, data_source, on_snapshot=None, max_steps=None, traine
         end = min(_chunk_ends(step, tc.n_iters, freqs), stop)
         local = np.stack([data_source.batch(s) for s in range(step, end)])
         state, step_losses = trainer.multi_step(state, local)
+        # The write started one call ago must have succeeded before training goes on
+        # (this waits while the device runs the call just dispatched).
+        ckpts.confirm()
         if pending is not None:
           _check_and_log(pending, writer, bar, tc.log_freq)
         pending = (step, step_losses)
@@ -159,10 +167,21 @@ def train(config, workdir, data_source, on_snapshot=None, max_steps=None, traine
               on_snapshot(state, step)
           elif checkpoint_now:
             ckpts.save('preemption', state)
+        if watch.reached(step):
+          if pending is not None:
+            _check_and_log(pending, writer, bar, tc.log_freq)
+            pending = None
+          if ckpts.latest() != ('snapshot', step):
+            ckpts.save('preemption', state)
+          ckpts.confirm()
+          kind, saved = ckpts.latest()
+          raise preemption.Preempted(
+              f'{watch.signal_name}: stopped at step {step}; checkpoint '
+              f'{os.path.join(ckpts.dirs[kind], str(saved))} written. Run the same command '
+              'to resume')
       if pending is not None:
         _check_and_log(pending, writer, bar, tc.log_freq)
     finally:
-      ckpts.wait()
       bar.close()
       writer.close()
   return state

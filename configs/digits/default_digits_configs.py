@@ -22,6 +22,7 @@ def get_default_configs():
   training.snapshot_freq_for_preemption = 500
   training.snapshot_sampling = True
   training.eval_at_end = True         # `--mode train` ends with `--mode eval` of the last snapshot
+  training.restore_fallback = False   # True: a corrupt newest checkpoint falls back to the previous
 
   config.sampling = sampling = ml_collections.ConfigDict()
   sampling.method = 'pc'

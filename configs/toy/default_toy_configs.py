@@ -16,6 +16,7 @@ def get_default_configs():
   training.snapshot_freq = 2000
   training.snapshot_freq_for_preemption = 500   # kept 1: where a killed run resumes
   training.snapshot_sampling = True               # a scatter plot of samples at each snapshot
+  training.restore_fallback = False   # True: a corrupt newest checkpoint falls back to the previous
 
   config.sampling = sampling = ml_collections.ConfigDict()
   sampling.method = 'pc'
