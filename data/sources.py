@@ -136,6 +136,13 @@ class TfdsSource(_ThreadedSource):
   def levels(self, indices) -> np.ndarray:
     return self.examples(indices)[0]
 
+  def labels(self, indices) -> np.ndarray:
+    """Class labels int64 (n,) of examples, without decoding their images."""
+    records = self._source.__getitems__([int(i) for i in indices])
+    if records and 'label' not in records[0]:
+      raise ValueError(f"TFDS dataset {self.dataset!r} has no class labels")
+    return np.asarray([r['label'] for r in records], np.int64)
+
 
 class TFRecordSource(_ThreadedSource):
   """The original FFHQ / CelebA-HQ tfrecords (train = test = all records, as the original)."""

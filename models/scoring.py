@@ -12,6 +12,10 @@ Conventions (the original score_sde's, so its checkpoints' semantics carry over)
 
 VP-type networks predict the (scaled) noise; VE networks predict the score
 itself (dividing by sigma inside when `model.scale_by_sigma`).
+
+Noise-conditional classifiers (`models.classifier`) receive the marginal
+standard deviation s(t) of x_t for every SDE (`classifier_noise_labels`): the
+original's `ve_noise_scale`, whatever the SDE.
 """
 import jax.numpy as jnp
 
@@ -28,6 +32,13 @@ def noise_labels(sde, t, continuous: bool):
       return sde.sigma(t)
     return jnp.round((sde.T - t) * (sde.N - 1)).astype(jnp.int32)
   raise NotImplementedError(f"no scoring convention for SDE {type(sde).__name__}")
+
+
+def classifier_noise_labels(sde, t):
+  """The conditioning input of a noise-conditional classifier at time t: s(t), (batch,)."""
+  t = jnp.asarray(t)
+  _, std = sde.marginal_prob(jnp.zeros_like(t), t)
+  return std
 
 
 def output_to_score(sde, out, t, continuous: bool):

@@ -146,7 +146,9 @@ def train(config, workdir, data_source, on_snapshot=None, max_steps=None, traine
     try:
       while step < stop:
         end = min(_chunk_ends(step, tc.n_iters, freqs), stop)
-        local = np.stack([data_source.batch(s) for s in range(step, end)])
+        # A batch is an array or a pytree of arrays ((images, labels) for a classifier).
+        local = jax.tree.map(lambda *b: np.stack(b),
+                             *[data_source.batch(s) for s in range(step, end)])
         state, step_losses = trainer.multi_step(state, local)
         # The write started one call ago must have succeeded before training goes on
         # (this waits while the device runs the call just dispatched).

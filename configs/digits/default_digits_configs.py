@@ -93,5 +93,29 @@ def get_default_configs():
   optim.grad_clip = 1.
   optim.schedule = 'cosine'
 
+  # Noise-conditional classifier for class-conditional sampling (--mode train_classifier;
+  # fields documented in models/classifier.py and training/classifier.py).
+  config.classifier = classifier = ml_collections.ConfigDict()
+  classifier.name = 'wideresnet'
+  classifier.blocks_per_group = 1
+  classifier.channel_multiplier = 2   # widths 32, 64, 128
+  classifier.embedding_size = 32
+  classifier.num_classes = 10
+  classifier.n_iters = 2000
+  classifier.batch_size = 64
+  classifier.snapshot_freq = 1000
+  classifier.lr = 1e-3
+  classifier.ema_rate = 0.999
+  classifier.workdir = ''             # '' = WORKDIR/classifier
+
+  # --mode inpaint | colorize | conditional (evaluation/controllable.py documents them).
+  config.controllable = controllable = ml_collections.ConfigDict()
+  controllable.mask = 'left_half'     # center | left_half | random_pixels:P | a PNG (white = known)
+  controllable.labels = 'all'         # all (each class in turn) | comma-separated class indices
+  controllable.scale = 1.             # classifier guidance scale (1: the paper's method)
+  controllable.num_samples = 100
+  controllable.images = ''            # '' = the test split; or an .npz with `images` in [0, 1]
+  controllable.baseline = True        # also score unconditional samples the same way
+
   config.seed = 0
   return config

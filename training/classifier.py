@@ -1,0 +1,138 @@
+"""`main.py --mode train_classifier`: a noise-conditional classifier p(y | x_t) for guidance.
+
+Cross-entropy of the classifier on x_t = mean(t) x_0 + s(t) z, t ~ U[eps, T]
+drawn with the SDE's marginals (`sde.marginal_prob`), the labels of x_0. It
+runs in the score model's training loop (`training.loop.train`): the same
+checkpoints (`training.checkpoints`), exact resume, NaN stop, logging, with
+its own state and batches of (images, labels).
+
+The run lives in `classifier.workdir` (default WORKDIR/classifier) and is
+driven by the `config.classifier` block:
+  n_iters, batch_size, snapshot_freq   the loop's training.* fields for this run
+  lr, ema_rate                         optim.lr and the EMA rate of the parameters
+other loop fields (log_freq, n_jitted_steps, snapshot_freq_for_preemption) and
+the optimiser's other fields (warmup, grad_clip, schedule, ...) are the score
+model's. The architecture fields are read by `models.classifier`.
+"""
+import jax
+import jax.numpy as jnp
+import ml_collections
+import optax
+from jax.sharding import NamedSharding, PartitionSpec as P
+
+import sde_lib
+from models import classifier as classifier_lib
+from training import loop, state as state_lib, step as step_lib
+
+EPS = 1e-5   # lowest training time, as the score losses'
+
+
+def training_config(config):
+  """The config the training loop sees: training.* and optim.lr from `config.classifier`."""
+  c = config.classifier
+  out = ml_collections.ConfigDict(config.to_dict())
+  t = out.training
+  t.n_iters, t.batch_size, t.snapshot_freq = c.n_iters, c.batch_size, c.snapshot_freq
+  t.snapshot_sampling = False
+  if 'eval_at_end' in t:
+    t.eval_at_end = False
+  out.optim.lr = c.lr
+  out.model.ema_rate = c.ema_rate
+  return out
+
+
+def get_loss_fn(sde, model, eps=EPS):
+  """`loss_fn(rng, params, (x0, labels)) -> mean cross-entropy` on x_t, t ~ U[eps, T]."""
+  logit_fn = classifier_lib.get_logit_fn(sde, model)
+
+  def loss_fn(rng, params, batch):
+    x0, labels = batch
+    t_rng, z_rng = jax.random.split(rng)
+    t = jax.random.uniform(t_rng, x0.shape[:1], x0.dtype, eps, sde.T)
+    mean, std = sde.marginal_prob(x0, t)
+    x_t = mean + sde_lib.batch_mul(std, jax.random.normal(z_rng, x0.shape, x0.dtype))
+    logits = logit_fn(params, x_t, t)
+    return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(logits, labels))
+
+  return loss_fn
+
+
+class ClassifierTrainer:
+  """The `loop.Trainer` interface (init_state, abstract_state, multi_step) for a classifier.
+
+  `config` is the training config (`training_config`)."""
+
+  def __init__(self, config, mesh=None):
+    self.config = config
+    self.mesh = mesh if mesh is not None else loop.make_mesh()
+    self.replicated = NamedSharding(self.mesh, P())
+    self.sde = sde_lib.get_sde(config)
+    self.model = classifier_lib.get_classifier(config)
+    self.optimizer = state_lib.get_optimizer(config)
+    train_step = step_lib.make_train_step(get_loss_fn(self.sde, self.model), self.optimizer,
+                                          config.model.ema_rate, config.seed)
+    # One call per step on CPU, as the score trainer (XLA:CPU runs conv backward passes
+    # inside lax.scan several times slower).
+    self.steps_per_call = 1 if jax.default_backend() == 'cpu' else None
+    self._one_step = jax.jit(train_step, donate_argnums=0,
+                             out_shardings=(self.replicated, self.replicated))
+    self._multi_step = jax.jit(step_lib.make_multi_step(train_step), donate_argnums=0,
+                               out_shardings=(self.replicated, self.replicated))
+    n_dev = self.mesh.devices.size
+    if config.training.batch_size % n_dev:
+      raise ValueError(f"config.classifier.batch_size={config.training.batch_size} must be "
+                       f"divisible by the number of devices ({n_dev})")
+    self.batch_sharding = NamedSharding(self.mesh, P(None, 'data'))
+    self._init = jax.jit(lambda rng: self._initial_state(rng), out_shardings=self.replicated)
+
+  def init_state(self):
+    return self._init(jax.random.PRNGKey(self.config.seed))
+
+  def _initial_state(self, rng):
+    _, variables = classifier_lib.init_classifier(rng, self.config)
+    return state_lib.TrainState(step=jnp.zeros((), jnp.int32), params=variables,
+                                ema_params=variables, opt_state=self.optimizer.init(variables))
+
+  def abstract_state(self):
+    shapes = jax.eval_shape(self._initial_state, jax.random.PRNGKey(self.config.seed))
+    return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype,
+                                                       sharding=self.replicated), shapes)
+
+  def global_batches(self, local_batches):
+    return jax.tree.map(
+        lambda b: jax.make_array_from_process_local_data(self.batch_sharding, b), local_batches)
+
+  def multi_step(self, state, local_batches):
+    batches = self.global_batches(local_batches)
+    if self.steps_per_call != 1:
+      return self._multi_step(state, batches)
+    losses = []
+    for i in range(batches[1].shape[0]):
+      state, loss = self._one_step(state, jax.tree.map(lambda b, i=i: b[i], batches))
+      losses.append(loss)
+    return state, jnp.stack(losses)
+
+
+def train(config, workdir, data_source=None, max_steps=None, trainer=None):
+  """Trains (or resumes) the classifier of `config` in its workdir; returns the TrainState.
+
+  `workdir` is the score model's; the classifier's is `classifier_workdir(config, workdir)`.
+  A classifier directory holding another config's classifier is an error, not a resume.
+  `trainer`: a `ClassifierTrainer(training_config(config))` to reuse (compiled once).
+  """
+  directory = classifier_lib.classifier_workdir(config, workdir)
+  classifier_lib.check_identity(config, directory, required=False)
+  tconfig = training_config(config)
+  if data_source is None:
+    from data import labelled  # pylint: disable=import-outside-toplevel
+    data_source = labelled.get_labelled_dataset(tconfig, 'train')
+  trainer = ClassifierTrainer(tconfig) if trainer is None else trainer
+  if jax.process_index() == 0:
+    classifier_lib.write_identity(config, directory)
+  return loop.train(tconfig, directory, data_source, max_steps=max_steps, trainer=trainer)
+
+
+def run(config, workdir):
+  """`main.py --mode train_classifier`."""
+  return train(config, workdir)
+
