@@ -41,6 +41,7 @@ REFERENCE_PARAM_COUNTS = {
     'vp/cifar10_ddpmpp_deep_continuous.py': 106632579,
     'vp/cifar10_ncsnpp.py': 62693251,
     'vp/cifar10_ncsnpp_continuous.py': 62693251,
+    'vp/cifar10_ncsnpp_deep_continuous.py': 107521411,
 }
 
 
