@@ -1,4 +1,7 @@
-"""Samplers of score-based models: predictor-corrector and probability-flow ODE.
+"""Samplers of score-based models: predictor-corrector, probability-flow ODE, and fast ODE solvers.
+
+The fast ones (DDIM, DPM-Solver(++), EDM's Heun) take a fixed number of steps
+on the same probability-flow ODE, written through the SDE's m(t) and s(t).
 
 Each `get_*_sampler` returns a pure, jitted `sample(rng, params) -> (x, nfe)`;
 `score_fn(params, x, t)` is a network's (`models.get_score_fn`) or an exact
@@ -9,11 +12,15 @@ from samplers.controllable import (get_ode_colorizer, get_ode_conditional_sample
                                    get_ode_inpainter, get_pc_colorizer,
                                    get_pc_conditional_sampler, get_pc_inpainter)
 from samplers.correctors import CORRECTORS, get_corrector
+from samplers.ddim import get_ddim_sampler
+from samplers.dpm_solver import DPM_METHODS, DPM_ORDERS, get_dpm_solver_sampler
+from samplers.edm import get_edm_sampler
+from samplers._noise_schedule import PREDICTIONS, SCHEDULES
 from samplers.ode import SOLVERS, get_ode_sampler
 from samplers.pc import get_pc_sampler
 from samplers.predictors import PREDICTORS, get_predictor
 
-METHODS = ('pc', 'ode')
+METHODS = ('pc', 'ode', 'ddim', 'dpm_solver', 'edm_heun')
 
 
 def default_eps(sde):
@@ -31,6 +38,15 @@ def get_sampler(config, sde, score_fn, shape):
   `sampling.rtol`, `sampling.atol` (default 1e-5) and `sampling.ode_solver`
   (default 'dopri5'). The optional `sampling.eps` defaults to the original's
   per-SDE value (`default_eps`).
+
+  The fast probability-flow samplers read optional fields, each defaulting to
+  its function's default: 'ddim' `sampling.num_steps` (50), `sampling.eta`;
+  'dpm_solver' `sampling.num_steps` (20), `sampling.order`,
+  `sampling.dpm_method` (its `method`), `sampling.dpm_predict` (its
+  `predict`), `sampling.schedule`; 'edm_heun' `sampling.num_steps` (18),
+  `sampling.rho`, `sampling.s_churn`, `sampling.s_min`, `sampling.s_max`,
+  `sampling.s_noise`. They always end with the denoising step (their papers'
+  last step), whatever `sampling.noise_removal` says.
   """
   s = config.sampling
   method = str(s.method).lower()
@@ -39,6 +55,19 @@ def get_sampler(config, sde, score_fn, shape):
                      f"allowed: {', '.join(METHODS)}")
   eps = s.get('eps', default_eps(sde))
   try:
+    if method == 'ddim':
+      return get_ddim_sampler(sde, score_fn, shape, num_steps=s.get('num_steps', 50),
+                              eta=s.get('eta', 0.), eps=eps)
+    if method == 'dpm_solver':
+      return get_dpm_solver_sampler(
+          sde, score_fn, shape, num_steps=s.get('num_steps', 20), order=s.get('order', 2),
+          method=s.get('dpm_method', 'multistep'), predict=s.get('dpm_predict', 'data'),
+          schedule=s.get('schedule', 'logsnr'), eps=eps)
+    if method == 'edm_heun':
+      return get_edm_sampler(
+          sde, score_fn, shape, num_steps=s.get('num_steps', 18), rho=s.get('rho', 7.),
+          s_churn=s.get('s_churn', 0.), s_min=s.get('s_min', 0.),
+          s_max=s.get('s_max', float('inf')), s_noise=s.get('s_noise', 1.), eps=eps)
     if method == 'pc':
       return get_pc_sampler(
           sde, score_fn, shape, predictor=s.predictor, corrector=s.corrector, snr=s.snr,
@@ -49,11 +78,14 @@ def get_sampler(config, sde, score_fn, shape):
         solver=s.get('ode_solver', 'dopri5'), denoise=s.noise_removal, eps=eps)
   except ValueError as err:
     # The argument names map to fields: n_steps is sampling.n_steps_each,
-    # denoise sampling.noise_removal, solver sampling.ode_solver.
+    # denoise sampling.noise_removal, solver sampling.ode_solver; for dpm_solver
+    # method is sampling.dpm_method and predict sampling.dpm_predict.
     raise ValueError(f"config.sampling (method={method!r}): {err}") from err
 
 
 __all__ = ['get_pc_sampler', 'get_ode_sampler', 'get_sampler', 'default_eps', 'get_predictor',
            'get_corrector', 'PREDICTORS', 'CORRECTORS', 'SOLVERS', 'METHODS',
+           'get_ddim_sampler', 'get_dpm_solver_sampler', 'get_edm_sampler', 'DPM_METHODS',
+           'DPM_ORDERS', 'PREDICTIONS', 'SCHEDULES',
            'get_pc_inpainter', 'get_pc_colorizer', 'get_pc_conditional_sampler',
            'get_ode_inpainter', 'get_ode_colorizer', 'get_ode_conditional_sampler']
