@@ -363,6 +363,7 @@ def _convert(config, ckpt, ema, config_name=None, layout=None):
         f"{UNSUPPORTED[(ckpt.format, name)]}")
   layout = get_layout(config) if layout is None else layout
   where = f"{_describe(config, config_name)}, checkpoint {ckpt.path}"
+  note = ''
   if ckpt.format == 'score_sde':
     check_time_labels(config)
     source = {'/'.join(k): v for k, v in ckpt.weights[bool(ema)].items()}
@@ -370,7 +371,7 @@ def _convert(config, ckpt, ema, config_name=None, layout=None):
     expected = layout.flax_shapes()
     want = {'/'.join(k): s for k, s in expected.items()}
   else:
-    source = _torch_source(config, ckpt, layout, ema, where)
+    source, note = _torch_source(config, ckpt, layout, ema, where)
     keyed = [(e, e[4], e[3]) for e in layout.entries]
     want = layout.torch_shapes()
   shape_errors, missing, used, out = [], [], set(), {}
@@ -397,7 +398,8 @@ def _convert(config, ckpt, ema, config_name=None, layout=None):
                                  ('parameters the checkpoint lacks', missing),
                                  ('unused checkpoint tensors', unused)) if found]
     raise CheckpointMismatch(
-        f"the checkpoint does not fit the network of the config ({where}): " + ' | '.join(parts))
+        f"the checkpoint does not fit the network of the config ({where}): " + note
+        + ' | '.join(parts))
   return {'params': _unflatten({k: jnp.asarray(v) for k, v in out.items()})}
 
 
@@ -410,10 +412,10 @@ def _torch_source(config, ckpt, layout, ema, where):
       _check_sigmas(config, model.pop(buffer), where)
   # Top-level modules: the i-th one of the file (by all_modules index) is our i-th one.
   found = sorted({int(k.split('.')[1]) for k in model if k.startswith('all_modules.')})
+  note = ''
   if len(found) != len(layout.top_order):
-    raise CheckpointMismatch(
-        f"the checkpoint's network has {len(found)} top-level modules with parameters, the "
-        f"config's has {len(layout.top_order)} ({where})")
+    note = (f"the checkpoint's network has {len(found)} top-level modules with parameters, the "
+            f"config's has {len(layout.top_order)} | ")
   renumber = {str(i): str(j) for j, i in enumerate(found)}
 
   def ours(key):
@@ -435,10 +437,10 @@ def _torch_source(config, ckpt, layout, ema, where):
           f"ema.shadow_params does not follow the state dict's order: the entry for {key!r} has "
           f"shape {value.shape}, the parameter {model[key].shape} ({where})")
   if not ema:
-    return model
+    return model, note
   source = dict(zip(trainable, ckpt.shadow))
   source.update({k: model[k] for k in frozen})   # never trained: its EMA is itself
-  return source
+  return source, note
 
 
 def _check_sigmas(config, sigmas, where):
@@ -525,8 +527,10 @@ def _main():
 
   def main(argv):
     del argv
+    from absl import logging
     from utils import xla_flags
     xla_flags.configure()
+    logging.set_verbosity(logging.WARNING)   # orbax is chatty at INFO
     step = convert(FLAGS.config, FLAGS.checkpoint, FLAGS.workdir, raw=FLAGS.raw,
                    config_name=config_flags.get_config_filename(FLAGS['config']))
     print(f"wrote {os.path.join(os.path.abspath(FLAGS.workdir), 'checkpoints', str(step))} "
