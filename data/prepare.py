@@ -20,10 +20,12 @@ import argparse
 import sys
 
 from data import sources, tfrecord
+from utils import extras
 
 
 def prepare_tfds(dataset: str, data_dir=None, category=None):
   """Runs TFDS's builder for `dataset` with array_record output; returns the builder."""
+  extras.require('tensorflow', f'preparing the TFDS dataset {dataset}')
   import tensorflow_datasets as tfds  # pylint: disable=import-outside-toplevel
   if dataset not in sources.TFDS_DATASETS:
     raise ValueError(f"--dataset={dataset!r} is not a TFDS dataset; allowed: "

@@ -23,6 +23,7 @@ from typing import Mapping
 import numpy as np
 
 from evaluation import inception
+from utils import extras
 
 BATCH_NORM_EPS = 1e-3  # torchvision's BasicConv2d
 # Present in the published file or in a torchvision state_dict, unused by the FID network.
@@ -74,11 +75,7 @@ def convert_state_dict(state_dict: Mapping[str, np.ndarray]) -> dict:
 
 def load_torch_state_dict(path) -> dict:
   """Reads a torch state_dict file into numpy arrays (imports torch)."""
-  try:
-    import torch  # pylint: disable=import-outside-toplevel
-  except ImportError as e:
-    raise ImportError("converting the FID Inception weights needs torch (CPU is enough): "
-                      "pip install torch") from e
+  torch = extras.require('torch', 'converting the FID Inception weights')
   state_dict = torch.load(os.fspath(path), map_location='cpu', weights_only=True)
   if not isinstance(state_dict, Mapping):
     raise ValueError(f"{path} does not hold a state_dict (a mapping of names to tensors), "

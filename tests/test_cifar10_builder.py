@@ -8,6 +8,7 @@ tfrecords with `tf.io.TFRecordWriter`, and runs the original score_sde's
 TensorFlow crop/resize ops on random images. The tests then read all of it
 back in this process through the TF-free readers of `data` and compare.
 """
+import importlib.util
 import os
 import subprocess
 import sys
@@ -111,6 +112,9 @@ def _make_with_tensorflow(root):
 
 @pytest.fixture(scope='module')
 def made(tmp_path_factory):
+  if importlib.util.find_spec('tensorflow') is None:
+    pytest.skip('needs TensorFlow to write the dataset files (an optional extra: '
+                'pip install -r requirements-extras.txt)')
   root = str(tmp_path_factory.mktemp('tf_made'))
   repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3', CUDA_VISIBLE_DEVICES='',

@@ -1,26 +1,51 @@
-"""XLA flags that make CPU runs faster, tied to the jaxlib version they were measured on.
+"""XLA flags that make CPU runs faster, keyed to the jaxlib versions they were measured on.
 
-jaxlib 0.10.2 sends every f32 convolution on CPU to YNNPACK, which is 2-4x
-slower than XLA's own convolutions on the machines we test on; the flag below
-turns that off (bit-identical results). XLA aborts on a flag it does not
-know, so it is set only for the jaxlib it exists in. Call before the first
-JAX computation (XLA reads XLA_FLAGS when the backend starts).
+jaxlib 0.10.2 and 0.12.0.1 send every f32 convolution on CPU to YNNPACK, which
+is slower than XLA's own convolutions on the machines we test on (training step
+of the reduced DDPM++: see benchmarks/README.md); the flag below turns that off
+(bit-identical results). XLA aborts the process on a flag it does not know, so
+a flag is set only for the jaxlib versions listed with it; any other version
+runs with XLA's defaults (tests/test_xla_flags.py checks that each listed
+version accepts its flags). Call `configure()` before the first JAX computation
+(XLA reads XLA_FLAGS when the backend starts).
 """
 import os
 
+_NO_YNN_CONVS = '--xla_cpu_experimental_ynn_fusion_type=-individual_convolution'
+
 CPU_FLAGS = {
-    '0.10.2': ['--xla_cpu_experimental_ynn_fusion_type=-individual_convolution'],
+    '0.10.2': [_NO_YNN_CONVS],
+    '0.12.0.1': [_NO_YNN_CONVS],
 }
 
 
-def configure():
-  """Adds the CPU flags for the installed jaxlib to XLA_FLAGS (idempotent)."""
+def installed_jaxlib():
+  """The installed jaxlib's version string, or None when it is not installed as a distribution."""
   try:
-    from importlib.metadata import version
-    jaxlib_version = version('jaxlib')
-  except Exception:  # not installed as a distribution: leave XLA alone
-    return
-  flags = os.environ.get('XLA_FLAGS', '')
-  extra = [f for f in CPU_FLAGS.get(jaxlib_version, []) if f.split('=')[0] not in flags]
+    from importlib.metadata import PackageNotFoundError, version
+  except ImportError:  # pragma: no cover
+    return None
+  try:
+    return version('jaxlib')
+  except PackageNotFoundError:
+    return None
+
+
+def flags_for(jaxlib_version):
+  """The CPU flags measured for `jaxlib_version` ([] for any version not listed)."""
+  return list(CPU_FLAGS.get(jaxlib_version, []))
+
+
+def configure(jaxlib_version=None):
+  """Adds the CPU flags for the installed (or given) jaxlib to XLA_FLAGS; idempotent.
+
+  A flag whose name the user already set in XLA_FLAGS is left as the user set it.
+  Returns the flags added.
+  """
+  jaxlib_version = jaxlib_version or installed_jaxlib()
+  current = os.environ.get('XLA_FLAGS', '')
+  present = {f.split('=')[0] for f in current.split()}
+  extra = [f for f in flags_for(jaxlib_version) if f.split('=')[0] not in present]
   if extra:
-    os.environ['XLA_FLAGS'] = ' '.join([flags] + extra).strip()
+    os.environ['XLA_FLAGS'] = ' '.join([current] + extra).strip()
+  return extra
