@@ -141,12 +141,18 @@ def build_torch_checkpoint(case, arrays, directory):
 
 
 def scores(config, variables, x, t):
-  """models.get_score_fn of `config` at (x, t) for each variables set, compiled once."""
-  sde = sde_lib.get_sde(config)
-  score_fn = models.get_score_fn(sde, models.get_model(config),
-                                 continuous=config.training.continuous)
-  exe = jax.jit(score_fn).lower(variables[0], x, t).compile(compiler_options=FAST_COMPILE)
-  return [np.asarray(exe(v, x, t)) for v in variables]
+  """models.get_score_fn of `config` at (x, t) for each variables set, compiled once per config."""
+  key = config.to_json_best_effort(sort_keys=True)
+  if key not in _COMPILED:
+    sde = sde_lib.get_sde(config)
+    score_fn = models.get_score_fn(sde, models.get_model(config),
+                                   continuous=config.training.continuous)
+    _COMPILED[key] = jax.jit(score_fn).lower(variables[0], x, t).compile(
+        compiler_options=FAST_COMPILE)
+  return [np.asarray(_COMPILED[key](v, x, t)) for v in variables]
+
+
+_COMPILED = {}
 
 
 def assert_close(ours, ref, key):
