@@ -20,7 +20,9 @@ from ml_collections import config_flags
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', None, 'Experiment config file.', lock_config=True)
 flags.DEFINE_string('workdir', None, 'Directory for checkpoints, logs and samples.')
-flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'sample', 'likelihood', 'fid_stats'],
+flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'sample', 'likelihood', 'fid_stats',
+                                    'train_classifier', 'inpaint', 'colorize', 'conditional',
+                                    'controllable'],
                   'What to run.')
 flags.DEFINE_bool('multihost', False, 'Call jax.distributed.initialize() (multi-host runs).')
 flags.mark_flags_as_required(['config', 'workdir'])
@@ -39,6 +41,20 @@ def main(argv):
   if FLAGS.mode == 'train':
     from training import loop
     loop.run(FLAGS.config, FLAGS.workdir)
+  elif FLAGS.mode == 'train_classifier':
+    from training import classifier
+    classifier.run(FLAGS.config, FLAGS.workdir)
+  elif FLAGS.mode in ('inpaint', 'colorize', 'conditional'):
+    from evaluation import controllable
+    controllable.run(FLAGS.mode, FLAGS.config, FLAGS.workdir)
+  elif FLAGS.mode == 'controllable':
+    # One command: train (or resume, or find finished) the classifier, then every mode
+    # the model allows (colorize needs RGB).
+    from training import classifier
+    from evaluation import controllable
+    classifier.run(FLAGS.config, FLAGS.workdir)
+    for mode in controllable.modes_for(FLAGS.config):
+      controllable.run(mode, FLAGS.config, FLAGS.workdir)
   elif FLAGS.mode == 'fid_stats':
     from evaluation import fid_stats
     fid_stats.run(FLAGS.config, FLAGS.workdir)

@@ -16,11 +16,17 @@ POSITIVE_INTS = ('training.batch_size', 'training.n_iters', 'training.n_jitted_s
                  'eval.batch_size', 'eval.num_samples', 'eval.bpd_num_repeats',
                  'training.eval_freq', 'model.nf', 'model.num_res_blocks', 'model.num_layers',
                  'sampling.n_steps_each', 'data.image_size', 'data.num_channels', 'data.dim',
-                 'data.num_test')
+                 'data.num_test', 'classifier.blocks_per_group',
+                 'classifier.channel_multiplier', 'classifier.embedding_size',
+                 'classifier.num_classes', 'classifier.n_iters', 'classifier.batch_size',
+                 'classifier.snapshot_freq', 'controllable.num_samples')
 # Real-valued fields: 'INTERVAL[ or INTERVAL][: note]', read by the check and by its message.
 # Time runs in [eps, T] with T = 1 for every SDE here.
 RANGES = {
     'optim.lr': '(0, inf)',
+    'classifier.lr': '(0, inf)',
+    'classifier.ema_rate': '[0, 1]',
+    'controllable.scale': '[0, inf): 1 is the paper\'s guidance, 0 none',
     'optim.beta1': '[0, 1)',
     'optim.eps': '(0, inf)',
     'optim.weight_decay': '[0, inf)',
@@ -52,7 +58,7 @@ ORDERED = (('model.sigma_min', 'model.sigma_max', False),
            ('eval.begin_ckpt', 'eval.end_ckpt', True))
 BOOLS = ('training.continuous', 'training.reduce_mean', 'training.likelihood_weighting',
          'training.snapshot_sampling', 'training.eval_at_end', 'sampling.noise_removal',
-         'sampling.probability_flow')
+         'sampling.probability_flow', 'controllable.baseline')
 
 
 class ConfigError(ValueError):
@@ -110,6 +116,20 @@ def _check_ranges(config):
                         f"config.{large}={b!r}")
 
 
+def _check_controllable(config):
+  """The mask and label specs of `config.controllable` (their grammar lives in utils.masks)."""
+  from utils import masks
+  mask, labels = _get(config, 'controllable.mask'), _get(config, 'controllable.labels')
+  classes = _get(config, 'classifier.num_classes')
+  try:
+    if mask is not _MISSING:
+      masks.check_mask_spec(mask)
+    if labels is not _MISSING and classes is not _MISSING:
+      masks.parse_labels(labels, 1, classes)
+  except ValueError as err:
+    raise ConfigError(str(err)) from None
+
+
 def validate(config):
   """Raises ConfigError naming the first bad field."""
   import models
@@ -127,6 +147,8 @@ def validate(config):
   import data
   from data import toy
   choices['data.dataset'] = tuple(toy.TOY_DATASETS) + tuple(data.IMAGE_DATASETS)
+  from models import classifier
+  choices['classifier.name'] = classifier.CLASSIFIER_NAMES
   for path, allowed in choices.items():
     value = _get(config, path)
     if value is not _MISSING and value not in allowed:
@@ -142,6 +164,7 @@ def validate(config):
     if value is not _MISSING and not isinstance(value, bool):
       raise ConfigError(f"config.{path}={value!r} must be True or False")
   _check_ranges(config)
+  _check_controllable(config)
   if not config.training.continuous and config.training.sde == 'subvpsde':
     raise ConfigError("config.training.continuous=False is not defined for "
                       "config.training.sde='subvpsde'; allowed: vpsde (DDPM), vesde (SMLD)")
