@@ -100,11 +100,11 @@ def _remount(path, options):
 
 @pytest.mark.slow
 def test_full_disk_stops_at_the_failing_save_and_resumes_exactly(tmp_path, monkeypatch, trainer,
-                                                                 reference):
+                                                                 reference, capfd):
   """On a tmpfs with room for one checkpoint: the write of the second (step 40) fails with
   'no space left on device' naming it, within one call (5 steps); checkpoint 20 is intact and
   no temporary folder is left. Run again, the free-space check refuses the save before writing
-  and says how much it needs. With more room the run resumes and ends bit-identical to an
+  and says how much it needs. No traceback from orbax's writer threads is printed. With more room the run resumes and ends bit-identical to an
   uninterrupted run, and train.jsonl holds each step once."""
   c = tiny_config()
   with tmpfs(tmp_path / 'fs', '440k') as fs:
@@ -117,6 +117,7 @@ def test_full_disk_stops_at_the_failing_save_and_resumes_exactly(tmp_path, monke
     assert message.startswith(f'no space left on device writing {work}/checkpoints/40'), message
     assert f'{work}/checkpoints-meta/20' in message     # the checkpoint that is kept
     assert _tmp_entries(work) == []
+    assert 'Traceback' not in capfd.readouterr().err
     logged = [json.loads(line)['step'] for line in open(os.path.join(work, 'train.jsonl'))]
     assert max(logged) <= 45                             # stopped one call after the save
     with ckpt_lib.Checkpoints(work, read_only=True) as ckpts:
