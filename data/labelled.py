@@ -2,7 +2,6 @@
 
     ds = data.labelled.get_labelled_dataset(config, 'train')
     x, y = ds.batch(step)    # x as `data.get_dataset(...).batch(step)`, y int32 (B,) class labels
-    x, y = ds.examples(n)    # the first n examples of the split in order (never flipped)
 
 The images are exactly those of `data.get_dataset` (same order, flips and
 dequantisation, the same pure function of (seed, step)); the labels are
@@ -37,17 +36,6 @@ class LabelledDataset:
     x = self.images.batch(step)
     y = np.asarray(self._labels(self.images.example_indices(step)), np.int32)
     return x, y
-
-  def examples(self, n):
-    """The first n examples of the split (in its order, no flips): (x, y)."""
-    n = min(int(n), self.images.num_examples)
-    xs = []
-    for x, mask in self.images.epoch_batches():
-      xs.append(x[mask])
-      if sum(len(b) for b in xs) >= n:
-        break
-    x = np.concatenate(xs)[:n]
-    return x, np.asarray(self._labels(np.arange(n)), np.int32)
 
 
 def get_labelled_dataset(config, split='train', **kwargs):

@@ -141,6 +141,21 @@ def test_colorize_on_tinted_digits_keeps_the_grey(tmp_path):
   assert np.isfinite(record['rmse']) and record['baseline']['rmse'] > 0
 
 
+@pytest.mark.slow
+def test_conditional_on_the_probability_flow_ode(trained):
+  """sampling.method='ode' runs the class-conditional probability-flow ODE sampler: samples of
+  the right shape, finite, and an NFE above the solver's minimum."""
+  c, workdir = trained
+  c = tiny_config()
+  c.sampling.method = 'ode'
+  c.sampling.rtol = c.sampling.atol = 1e-2
+  c.controllable.baseline = False
+  record = controllable.run('conditional', c, workdir)
+  arrays, _ = _outputs(workdir, 'conditional')
+  assert arrays['samples'].shape == (6, 8, 8, 1) and np.all(np.isfinite(arrays['samples']))
+  assert record['sampling']['method'] == 'ode' and record['nfe'] > 2
+
+
 def test_colorize_of_a_one_channel_model_is_refused(tmp_path):
   """--mode colorize with a 1-channel config fails before reading anything, naming the field."""
   with pytest.raises(ValueError, match=r'config.data.num_channels=1.*allowed: data.num_channels=3'):
