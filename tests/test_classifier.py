@@ -6,7 +6,7 @@ import pytest
 from fast_compile import compiled
 
 from configs.digits import ddpmpp_vp
-from configs.ve import cifar10_ncsnpp_continuous_controllable as cifar10_controllable
+from configs.ve import cifar10_classifier
 from models import classifier as classifier_lib
 from models import scoring
 import sde_lib
@@ -31,7 +31,7 @@ def test_full_size_wideresnet_has_the_original_parameter_count():
   (counted by hand from the original's code above; also checked against the original's module
   itself when this was written), shapes only, nothing allocated."""
   assert ORIGINAL_WRN_PARAMS == 38_913_242
-  config = cifar10_controllable.get_config()
+  config = cifar10_classifier.get_config()
   variables = jax.eval_shape(
       lambda: classifier_lib.init_classifier(jax.random.PRNGKey(0), config)[1])
   assert classifier_lib.count_params(variables) == ORIGINAL_WRN_PARAMS
