@@ -349,7 +349,9 @@ def _evaluate_one(config, workdir, trainer, k, step, records_path, watch, eval_s
   s = config.sampling
   record = {'step': step, 'ckpt': k,
             'sampling': {key: s.get(key) for key in (
-                'method', 'predictor', 'corrector', 'snr', 'n_steps_each', 'probability_flow')},
+                'method', 'predictor', 'corrector', 'snr', 'n_steps_each', 'probability_flow',
+                'num_steps', 'eta', 'order', 'dpm_method', 'dpm_predict', 'schedule', 'rho',
+                's_churn', 's_min', 's_max', 's_noise')},
             'command': 'python main.py ' + ' '.join(sys.argv[1:]) if sys.argv else ''}
   if e.enable_loss:
     record['loss'] = _eval_loss(config, eval_step, state)

@@ -259,7 +259,7 @@ def get_dpm_solver_sampler(sde, score_fn, shape, num_steps=20, order=2, method='
   assert len(rows) == num_steps + 1
   times = np.array([r[0] for r in rows], np.float64)
   m, s = ns.marginals(sde, times)
-  table = dict(t=times, m=m, s=s, slot=np.array([r[1] for r in rows]),
+  table = dict(t=times, m=m, s=s, slot=np.array([r[1] for r in rows], np.int32),
                cx=np.array([r[2] for r in rows], np.float64),
                ce=np.stack([r[3] for r in rows]).astype(np.float64),
                end=np.array([r[4] for r in rows]))

@@ -3,6 +3,15 @@
 A small DDPM++/NCSN++ trains on a 2-core CPU in minutes; eval computes the
 test-set bits/dim for the 17 levels (not 256) and the digits Frechet distance
 (the project's own metric, in the feature space of a small digits classifier).
+
+Sampling: `sampling.method` is 'pc' (the paper's predictor-corrector, N =
+model.num_scales steps), 'ode' (adaptive RK45), or one of the fast
+probability-flow samplers, which read only their own fields below:
+'ddim' (`num_steps` evaluations, `eta`), 'dpm_solver' (`num_steps` + 1
+evaluations; `order`, `dpm_method` singlestep|multistep, `dpm_predict`
+data|noise, `schedule` logsnr|time_uniform|time_quadratic) and 'edm_heun'
+(`num_steps` levels, 2 num_steps - 1 evaluations; `rho`, `s_churn`, `s_min`,
+`s_max`, `s_noise`). README "Fast samplers" lists the best one per budget.
 """
 import ml_collections
 
@@ -32,6 +41,18 @@ def get_default_configs():
   sampling.n_steps_each = 1
   sampling.noise_removal = True
   sampling.probability_flow = False
+  # The fast samplers' fields (module docstring; samplers.get_sampler):
+  sampling.num_steps = 19             # ddim / dpm_solver / edm_heun
+  sampling.eta = 0.                   # ddim: 0 deterministic, 1 the posterior's full noise
+  sampling.order = 3                  # dpm_solver: 1, 2, 3
+  sampling.dpm_method = 'multistep'   # dpm_solver: 'singlestep' | 'multistep'
+  sampling.dpm_predict = 'data'       # dpm_solver: 'data' (DPM-Solver++) | 'noise'
+  sampling.schedule = 'logsnr'        # dpm_solver: 'logsnr' | 'time_uniform' | 'time_quadratic'
+  sampling.rho = 7.                   # edm_heun: level schedule exponent
+  sampling.s_churn = 0.               # edm_heun: stochasticity (0: deterministic)
+  sampling.s_min = 0.
+  sampling.s_max = float('inf')
+  sampling.s_noise = 1.
 
   config.eval = evaluate = ml_collections.ConfigDict()
   evaluate.begin_ckpt = 2             # snapshot k is step k * snapshot_freq: the final one
