@@ -53,6 +53,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from models import config_utils, registry
+from utils import extras
 
 FORMATS = ('score_sde', 'score_sde_pytorch')
 
@@ -92,7 +93,6 @@ UNSUPPORTED = {
 # Step labels of the originals' continuous VP / sub-VP networks: t * 999.
 ORIGINAL_VP_LABEL_SCALE = 999
 _TORCH_BUFFERS = ('sigmas',)
-_INSTALL = 'pip install -r requirements-extras.txt'
 
 
 class CheckpointMismatch(ValueError):
@@ -304,11 +304,8 @@ class _Checkpoint:
                     False: _flatten(state['optimizer']['target'])}
 
   def _read_torch(self):
-    try:
-      import torch
-    except ImportError:
-      raise ImportError(f"checkpoint {self.path} is a score_sde_pytorch (torch.save) file; "
-                        f"reading it needs torch: {_INSTALL}") from None
+    torch = extras.require(
+        'torch', f"checkpoint {self.path} is a score_sde_pytorch (torch.save) file; reading it")
     ckpt = torch.load(self.path, map_location='cpu', weights_only=True)
     if not isinstance(ckpt, dict) or 'model' not in ckpt or 'ema' not in ckpt:
       keys = sorted(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__

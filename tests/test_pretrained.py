@@ -23,6 +23,7 @@ import importlib.util
 import json
 import pathlib
 import re
+import sys
 
 import flax
 import jax
@@ -453,17 +454,9 @@ def test_format_is_told_by_content(ncsnpp_file, tmp_path):
 
 def test_torch_format_without_torch_says_how_to_install(tmp_path, monkeypatch):
   """A .pth file read where torch is missing: an ImportError telling the pip command."""
-  import builtins
-  real_import = builtins.__import__
-
-  def no_torch(name, *args, **kwargs):
-    if name == 'torch' or name.startswith('torch.'):
-      raise ImportError('No module named torch')
-    return real_import(name, *args, **kwargs)
-
   path = tmp_path / 'checkpoint_1.pth'
   path.write_bytes(b'PK\x03\x04' + bytes(60))
-  monkeypatch.setattr(builtins, '__import__', no_torch)
+  monkeypatch.setitem(sys.modules, 'torch', None)   # `import torch` raises ImportError
   config = load_config('configs/vp/cifar10_ddpmpp_continuous.py')
   with pytest.raises(ImportError, match='pip install -r requirements-extras.txt'):
     models.pretrained.load(config, path)
