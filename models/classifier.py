@@ -1,8 +1,9 @@
-"""Noise-conditional classifiers p(y | x_t) for class-conditional sampling, from `config.classifier`.
+"""Noise-conditional classifiers p(y | x_t) for class-conditional sampling (`config.classifier`).
 
     model = models.classifier.get_classifier(config)
     model, variables = models.classifier.init_classifier(rng, config)   # works under eval_shape
-    logit_fn = models.classifier.get_logit_fn(sde, model)   # logit_fn(variables, x, t) -> (batch, classes)
+    logit_fn = models.classifier.get_logit_fn(sde, model)
+    logits = logit_fn(variables, x, t)                       # (batch, classes)
 
 `config.classifier` fields read here (the training fields are read by
 `training.classifier`):

@@ -39,5 +39,5 @@ def get_config():
   controllable.scale = 1.
   controllable.num_samples = 100
   controllable.images = ''
-  controllable.baseline = False       # unconditional CIFAR-10 samples are not a useful baseline here
+  controllable.baseline = False       # unconditional CIFAR-10 samples: no useful baseline
   return config
