@@ -18,7 +18,10 @@ time steps:
     network's, which kind=cost reports (`grad_over_score`: one jitted
     classifier gradient over one jitted score evaluation, both in a loop).
 
-Timings are the median over `--repeats` runs after a warm-up (compile) run.
+Timings are the median over `--repeats` runs after a warm-up (compile) run;
+the pc, inpaint and conditional samplers are timed in turn within each repeat,
+`ratio` is the median of the repeats' ratios and `ratio_min` the ratio of the
+fastest runs (both robust to a shared machine's changing load).
 
   python benchmarks/controllable.py [--batch 16] [--N 20] [--repeats 3] \\
       [--config configs/digits/ddpmpp_vp.py] [--config.model.nf=16 ...]
@@ -68,6 +71,24 @@ def median_ms(fn, *args, repeats):
   return 1e3 * float(np.median(times))
 
 
+def interleaved_ms(runs, repeats):
+  """{name: [ms of each of `repeats` calls]} for runs {name: (fn, args)}, called in turn.
+
+  Each repeat times every run once, back to back, so that the ratios of one
+  repeat share the machine's load (other processes on a shared CPU move it
+  by tens of per cent from one minute to the next).
+  """
+  for fn, args in runs.values():
+    jax.block_until_ready(fn(*args))  # compile and warm up
+  times = {name: [] for name in runs}
+  for _ in range(repeats):
+    for name, (fn, args) in runs.items():
+      t0 = time.perf_counter()
+      jax.block_until_ready(fn(*args))
+      times[name].append(1e3 * (time.perf_counter() - t0))
+  return times
+
+
 def loop_ms(fn, x, n, repeats):
   """ms per call of fn(x, t) -> like x, in a jitted loop of n calls that feed each other."""
   @jax.jit
@@ -81,10 +102,11 @@ def main(_):
   config.model.num_scales = FLAGS.N
   sde = sde_lib.get_sde(config)
   shape = (FLAGS.batch,) + models.input_shape(config)
-  model, variables = jax.jit(lambda r: models.init_model(r, config))(jax.random.PRNGKey(0))
+  model = models.get_model(config)
+  variables = jax.jit(lambda r: models.init_model(r, config)[1])(jax.random.PRNGKey(0))
   score_fn = models.get_score_fn(sde, model, continuous=config.training.continuous)
-  classifier, cvars = jax.jit(lambda r: classifier_lib.init_classifier(r, config))(
-      jax.random.PRNGKey(1))
+  classifier = classifier_lib.get_classifier(config)
+  cvars = jax.jit(lambda r: classifier_lib.init_classifier(r, config)[1])(jax.random.PRNGKey(1))
   logit_fn = classifier_lib.get_logit_fn(sde, classifier)
   rng = jax.random.PRNGKey(2)
   data = jax.random.uniform(jax.random.PRNGKey(3), shape, minval=-1., maxval=1.)
@@ -106,18 +128,25 @@ def main(_):
 
   for predictor, corrector in PAIRS:
     pair = dict(predictor=predictor, corrector=corrector)
-    pc = samplers.get_pc_sampler(sde, score_fn, shape, predictor, corrector)
-    pc_ms = median_ms(pc, rng, variables, repeats=FLAGS.repeats) / FLAGS.N
-    print(json.dumps(dict(kind='pc', **common, **pair, step_ms=pc_ms)), flush=True)
-    inpaint = samplers.get_pc_inpainter(sde, score_fn, shape, predictor, corrector)
-    ms = median_ms(inpaint, rng, variables, data, mask, repeats=FLAGS.repeats) / FLAGS.N
-    print(json.dumps(dict(kind='inpaint', **common, **pair, step_ms=ms, ratio=ms / pc_ms,
-                          goal=1.1)), flush=True)
-    conditional = samplers.get_pc_conditional_sampler(sde, score_fn, logit_fn, shape, predictor,
-                                                      corrector)
-    ms = median_ms(conditional, rng, variables, cvars, labels, repeats=FLAGS.repeats) / FLAGS.N
-    print(json.dumps(dict(kind='conditional', **common, **pair, step_ms=ms, ratio=ms / pc_ms,
-                          goal=1.6)), flush=True)
+    runs = {
+        'pc': (samplers.get_pc_sampler(sde, score_fn, shape, predictor, corrector),
+               (rng, variables)),
+        'inpaint': (samplers.get_pc_inpainter(sde, score_fn, shape, predictor, corrector),
+                    (rng, variables, data, mask)),
+        'conditional': (samplers.get_pc_conditional_sampler(sde, score_fn, logit_fn, shape,
+                                                            predictor, corrector),
+                        (rng, variables, cvars, labels)),
+    }
+    step_ms = interleaved_ms(runs, FLAGS.repeats)
+    step_ms = {k: np.asarray(v) / FLAGS.N for k, v in step_ms.items()}
+    print(json.dumps(dict(kind='pc', **common, **pair, step_ms=float(np.median(step_ms['pc'])))),
+          flush=True)
+    for kind, goal in (('inpaint', 1.1), ('conditional', 1.6)):
+      ratios = step_ms[kind] / step_ms['pc']
+      print(json.dumps(dict(kind=kind, **common, **pair, step_ms=float(np.median(step_ms[kind])),
+                            ratio=float(np.median(ratios)),
+                            ratio_min=float(step_ms[kind].min() / step_ms['pc'].min()),
+                            goal=goal)), flush=True)
 
 
 if __name__ == '__main__':

@@ -139,7 +139,7 @@ def _check_color_shape(shape):
 
 def _pc_replacement(sde, score_fn, shape, predictor, corrector, snr, n_steps, probability_flow,
                     denoise, eps, dtype, to_obs, from_obs):
-  """Jitted `run(rng, params, y, known) -> (x, nfe)`: PC with replacement of `known` in to_obs space.
+  """Jitted `run(rng, params, y, known) -> (x, nfe)`: PC, replacing `known` in the to_obs space.
 
   `y` is the data in the observation space (to_obs of the data), `known` a
   boolean array of `shape` marking the coordinates of that space that are given.
@@ -326,7 +326,7 @@ def _check_scale(scale):
 
 
 def _guided_score_fn(score_fn, logit_fn, scale):
-  """`score((params, classifier_params, labels), x, t)`: score + scale * grad log p(labels | x_t)."""
+  """`score((params, classifier_params, labels), x, t)`: score + scale grad log p(labels | x_t)."""
   def log_prob(classifier_params, labels, x, t):
     logits = logit_fn(classifier_params, x, t)
     if logits.ndim != 2 or logits.shape[0] != x.shape[0]:

@@ -1,4 +1,4 @@
-"""Controllable generation (samplers/controllable.py) against exact conditionals of Gaussian mixtures.
+"""Controllable generation (samplers/controllable.py) against exact conditionals of mixtures.
 
 Oracles. `models.analytic.gmm_condition` gives p(x0 | y = A x0 + noise) as a
 mixture; it is checked here pointwise against Bayes' rule (joint Gaussians of
@@ -505,8 +505,8 @@ def test_inpainter_every_pair(sde_name, predictor, corrector):
 @functools.cache
 def bimodal_problem():
   """(u, v) from two elongated modes, u = 0.5 observed: the conditional puts 0.88 of its weight
-  on the upper mode (P(v > 0) = 0.918). In colour: (u, v, w) are the decoupled channels (grey, colour 1, colour 2)
-  of one RGB pixel, w ~ N(0, 0.3) independent."""
+  on the upper mode (P(v > 0) = 0.918). In colour: (u, v, w) are the decoupled channels (grey,
+  colour 1, colour 2) of one RGB pixel, w ~ N(0, 0.3) independent."""
   c = np.array([[1., .9], [.9, 1.]]) * 0.5
   gmm2 = analytic.gmm([.5, .5], [[-1., -1.5], [1., 1.5]], [c, c])
   c3 = np.zeros((3, 3))
@@ -529,7 +529,8 @@ def _replacement_samples(task, method, conditional, n=4000):
   if task == 'inpaint':
     score_fn, params = analytic.gmm_score_fn(sde), b['gmm2']
     if conditional:
-      score_fn, params = analytic.gmm_conditional_score_fn(sde, b['A']), (b['gmm2'], jnp.array([.5]))
+      score_fn = analytic.gmm_conditional_score_fn(sde, b['A'])
+      params = (b['gmm2'], jnp.array([.5]))
     inpaint = _inpaint(sde, method, score_fn, (n, 2))
     x, _ = inpaint(jax.random.PRNGKey(0), params, jnp.tile(jnp.array([[.5, 0.]]), (n, 1)),
                    np.array([1., 0.]))
