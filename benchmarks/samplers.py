@@ -17,7 +17,7 @@ NFE, log-scale axes) as --out/samplers_DATASET.png:
           Frechet distance of the samples to the 360 test digits
           (`evaluation.digits_classifier`, as `main.py --mode eval` computes
           it), plus the same distance for the 1437 training digits
-          (`floor`).
+          (`floor`) and for --num_samples of them (`floor_same_count`).
 
 Samplers and what NFE means for each (exact; see the samplers' docstrings):
   pc               reverse diffusion + no corrector, N = NFE steps (the digits
@@ -30,6 +30,9 @@ Samplers and what NFE means for each (exact; see the samplers' docstrings):
                    num_steps = NFE - 1 (+1 final denoising)
   dpm_solver++_2m/_3m  multistep, num_steps = NFE - 1
   edm_heun         num_steps = (NFE + 1) // 2, i.e. NFE - 1 evaluations for even NFE
+  ddim_eta1        DDIM with eta = 1, num_steps = NFE
+  edm_heun_churn   EDM with churn (S_churn 40, S_min 0.05, S_max 50, S_noise 1.003: EDM's
+                   ImageNet-64 settings), num_steps = (NFE + 1) // 2
 
 Every sampler of a dataset starts from the same prior draws (the same rng).
 
@@ -82,6 +85,12 @@ def fixed_budget_samplers(sde, score_fn, shape, with_langevin):
       'dpm_solver++_3m': dpm(3, 'multistep'),
       'edm_heun': lambda nfe: samplers.get_edm_sampler(sde, score_fn, shape,
                                                        num_steps=(nfe + 1) // 2),
+      # The stochastic variants: DDIM's eta = 1, EDM's churn with its ImageNet-64 settings.
+      'ddim_eta1': lambda nfe: samplers.get_ddim_sampler(sde, score_fn, shape, num_steps=nfe,
+                                                         eta=1.),
+      'edm_heun_churn': lambda nfe: samplers.get_edm_sampler(
+          sde, score_fn, shape, num_steps=(nfe + 1) // 2, s_churn=40., s_min=0.05, s_max=50.,
+          s_noise=1.003),
   }
   if with_langevin:
     table['pc_langevin'] = lambda nfe: samplers.get_pc_sampler(
@@ -97,6 +106,8 @@ def run_all(sde, score_fn, shape, params, metric, args, with_langevin, rng, emit
   the same), the ODE sampler at args.ode_tols.
   """
   for name, build in fixed_budget_samplers(sde, score_fn, shape, with_langevin).items():
+    if args.samplers and name not in args.samplers:
+      continue
     for target in (args.nfes if name.startswith('pc') else args.fast_nfes or args.nfes):
       sample = build(target)
       if sample is None:
@@ -106,7 +117,7 @@ def run_all(sde, score_fn, shape, params, metric, args, with_langevin, rng, emit
       x = np.asarray(jax.device_get(x))
       emit(dict(sampler=name, nfe_target=target, nfe=int(nfe),
                 seconds=round(time.time() - start, 2), **metric(x)))
-  for tol in args.ode_tols:
+  for tol in (args.ode_tols if not args.samplers or 'ode' in args.samplers else ()):
     sample = samplers.get_ode_sampler(sde, score_fn, shape, rtol=tol, atol=tol,
                                       denoise=True, eps=samplers.default_eps(sde))
     start = time.time()
@@ -182,6 +193,7 @@ def run_digits(args, emit):
   import data
   import models
   from configs.digits import ddpmpp_vp
+  from data import digits
   from evaluation import digits_classifier, runs
   config = ddpmpp_vp.get_config()
   trainer, state = runs.restore(config, args.workdir)
@@ -197,17 +209,23 @@ def run_digits(args, emit):
         lambda x, t: np.asarray(network_score(state.ema_params, x, t), x.dtype),
         jax.ShapeDtypeStruct(x.shape, x.dtype), x, t)
 
-  test, _ = data.digits.load_split('test')
-  train, _ = data.digits.load_split('train')
+  test, _ = digits.load_split('test')
+  train, _ = digits.load_split('train')
   scaler = data.get_data_inverse_scaler(config)   # [-1, 1] -> [0, 1], as eval does
 
   def metric(x):
+    if not np.all(np.isfinite(x)):      # PC with a few steps of beta_max / N > 1 diverges
+      return dict(digits_fd=float('nan'), finite=False)
     images = np.asarray(scaler(x))
     return dict(digits_fd=round(float(digits_classifier.digits_frechet_distance(images, test)), 3),
-                finite=bool(np.all(np.isfinite(x))))
+                finite=True)
 
-  emit(dict(sampler='floor', nfe=0, step=int(jax.device_get(state.step)),
-            digits_fd=round(float(digits_classifier.digits_frechet_distance(train, test)), 3)))
+  # Floors: all 1437 training digits, and as many of them as samples (the FD of a
+  # small set is biased upwards by its size).
+  subset = train[np.random.default_rng(0).permutation(len(train))[:args.num_samples]]
+  for name, images in (('floor', train), ('floor_same_count', subset)):
+    emit(dict(sampler=name, nfe=0, step=int(jax.device_get(state.step)), count=len(images),
+              digits_fd=round(float(digits_classifier.digits_frechet_distance(images, test)), 3)))
   shape = (args.num_samples,) + models.input_shape(config)
   run_all(trainer.sde, score_fn, shape, state.ema_params, metric, args, False,
           jax.random.PRNGKey(config.seed), emit)
@@ -222,8 +240,9 @@ def plot(records, dataset, path):
   import matplotlib.pyplot as plt
   keys = ['logp_gap', 'w2'] if dataset == 'gmm' else ['digits_fd']
   fig, axes = plt.subplots(1, len(keys), figsize=(6 * len(keys), 4.5), dpi=100, squeeze=False)
-  names = sorted({r['sampler'] for r in records} - {'floor'})
-  floor = [r for r in records if r['sampler'] == 'floor']
+  names = sorted({r['sampler'] for r in records} - {'floor', 'floor_same_count'})
+  floor = [r for r in records if r['sampler'] == ('floor_same_count' if dataset == 'digits'
+                                                   else 'floor')]
   for ax, key in zip(axes[0], keys):
     for name in names:
       pts = sorted((r['nfe'], abs(r[key]) if key == 'logp_gap' else r[key])
@@ -232,7 +251,8 @@ def plot(records, dataset, path):
         ax.plot(*zip(*pts), marker='o', ms=3, label=name)
     if floor:
       value = abs(floor[0][key]) if key == 'logp_gap' else floor[0][key]
-      ax.axhline(value, color='gray', ls='--', lw=1, label='exact samples')
+      ax.axhline(value, color='gray', ls='--', lw=1,
+                 label='training digits (same count)' if dataset == 'digits' else 'exact samples')
     ax.set_xscale('log')
     ax.set_yscale('log')
     ax.set_xlabel('NFE (score evaluations)')
@@ -258,14 +278,18 @@ def main():
                       default=None, help='NFEs of the fast samplers (default: --nfes)')
   parser.add_argument('--ode_tols', type=lambda s: tuple(float(v) for v in s.split(',')),
                       default=ODE_TOLERANCES, help='rtol = atol of the ODE sampler points')
+  parser.add_argument('--samplers', type=lambda s: tuple(s.split(',')), default=(),
+                      help='only these samplers (names as in the module docstring)')
   parser.add_argument('--workdir', default='runs/digits', help='digits: the trained workdir')
   parser.add_argument('--out', default='runs/benchmarks', help='folder for .jsonl and .png')
+  parser.add_argument('--tag', default='', help='suffix of the output files')
   args = parser.parse_args()
   if args.num_samples is None:
     args.num_samples = 2000 if args.dataset == 'gmm' else 360
   os.makedirs(args.out, exist_ok=True)
   records = []
-  jsonl = open(os.path.join(args.out, f'samplers_{args.dataset}.jsonl'), 'w')
+  stem = os.path.join(args.out, f'samplers_{args.dataset}{args.tag}')
+  jsonl = open(stem + '.jsonl', 'w')
 
   def emit(record):
     record = dict(dataset=args.dataset, num_samples=args.num_samples, **record)
@@ -277,7 +301,7 @@ def main():
 
   start = time.time()
   (run_gmm if args.dataset == 'gmm' else run_digits)(args, emit)
-  png = os.path.join(args.out, f'samplers_{args.dataset}.png')
+  png = stem + '.png'
   plot(records, args.dataset, png)
   print(json.dumps(dict(dataset=args.dataset, png=png, total_seconds=round(time.time() - start))))
 

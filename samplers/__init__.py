@@ -31,7 +31,7 @@ def default_eps(sde):
 def get_sampler(config, sde, score_fn, shape):
   """The sampler `config.sampling` describes, for `sde` and `score_fn`.
 
-  Reads `sampling.method` ('pc' | 'ode'); for 'pc' `sampling.predictor`,
+  Reads `sampling.method` (`METHODS`); for 'pc' `sampling.predictor`,
   `sampling.corrector`, `sampling.snr`, `sampling.n_steps_each`,
   `sampling.probability_flow`, `sampling.noise_removal` and
   `training.continuous`; for 'ode' `sampling.noise_removal` and the optional

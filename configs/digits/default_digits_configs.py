@@ -44,7 +44,7 @@ def get_default_configs():
   # The fast samplers' fields (module docstring; samplers.get_sampler):
   sampling.num_steps = 19             # ddim / dpm_solver / edm_heun
   sampling.eta = 0.                   # ddim: 0 deterministic, 1 the posterior's full noise
-  sampling.order = 3                  # dpm_solver: 1, 2, 3
+  sampling.order = 2                  # dpm_solver: 1, 2, 3
   sampling.dpm_method = 'multistep'   # dpm_solver: 'singlestep' | 'multistep'
   sampling.dpm_predict = 'data'       # dpm_solver: 'data' (DPM-Solver++) | 'noise'
   sampling.schedule = 'logsnr'        # dpm_solver: 'logsnr' | 'time_uniform' | 'time_quadratic'
