@@ -95,7 +95,7 @@ SOLVERS = {
     'dpm_solver_2': (2, lambda sde, f, n: samplers.get_dpm_solver_sampler(
         sde, f, ORDER_SHAPE, num_steps=n, order=2, method='singlestep'), (20, 40, 80, 160)),
     'dpm_solver_3': (3, lambda sde, f, n: samplers.get_dpm_solver_sampler(
-        sde, f, ORDER_SHAPE, num_steps=n, order=3, method='singlestep'), (48, 96, 192, 384)),
+        sde, f, ORDER_SHAPE, num_steps=n, order=3, method='singlestep'), (96, 192, 384, 768)),
     'dpm_solver++_2m': (2, lambda sde, f, n: samplers.get_dpm_solver_sampler(
         sde, f, ORDER_SHAPE, num_steps=n, order=2, method='multistep'), (20, 40, 80, 160)),
     'dpm_solver++_3m': (3, lambda sde, f, n: samplers.get_dpm_solver_sampler(
