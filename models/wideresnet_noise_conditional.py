@@ -60,9 +60,11 @@ class FourierEmbedding(nn.Module):
 
   @nn.compact
   def __call__(self, s):
-    # A parameter (the original's layout) that training never moves.
+    # A parameter (the original's layout) that training never moves; float32 like every
+    # parameter, also when float64 is enabled (the initialiser alone would follow jax's default).
     w = jax.lax.stop_gradient(
-        self.param('W', jax.nn.initializers.normal(stddev=self.scale), (self.size,)))
+        self.param('W', jax.nn.initializers.normal(stddev=self.scale), (self.size,),
+                   jnp.float32))
     proj = 2 * jnp.pi * s[:, None] * w[None, :].astype(s.dtype)
     return jnp.concatenate([jnp.sin(proj), jnp.cos(proj)], axis=-1)
 

@@ -29,12 +29,15 @@ ORIGINAL_WRN_PARAMS = (128 + 131_584 + 262_656 + 432 + 1_966_432 + 7_573_440 + 2
 def test_full_size_wideresnet_has_the_original_parameter_count():
   """The CIFAR-10 classifier config builds the original's WRN-28-10: 38,913,242 parameters
   (counted by hand from the original's code above; also checked against the original's module
-  itself when this was written), shapes only, nothing allocated."""
+  itself when this was written), shapes only, nothing allocated; every parameter float32."""
   assert ORIGINAL_WRN_PARAMS == 38_913_242
   config = cifar10_classifier.get_config()
   variables = jax.eval_shape(
       lambda: classifier_lib.init_classifier(jax.random.PRNGKey(0), config)[1])
   assert classifier_lib.count_params(variables) == ORIGINAL_WRN_PARAMS
+  # float32 parameters whatever jax's default float (tests run with float64 enabled), so a
+  # checkpoint written in one mode restores unchanged in the other.
+  assert {leaf.dtype for leaf in jax.tree.leaves(variables)} == {jnp.dtype('float32')}
   logits = jax.eval_shape(
       lambda v: classifier_lib.get_logit_fn(sde_lib.get_sde(config),
                                             classifier_lib.get_classifier(config))(

@@ -252,16 +252,25 @@ def test_images_of_the_wrong_shape_are_refused(tmp_path):
 
 
 @pytest.mark.slow
-def test_main_inpaint_command_line(trained):
-  """`python main.py --mode inpaint` on the trained tiny workdir exits 0 and writes PNG + npz."""
+def test_main_controllable_command_line(trained):
+  """`python main.py --mode controllable` (the one command) on the tiny workdir: it resumes the
+  classifier (step 0 -> 2), then inpaints and samples class-conditionally, exits 0 and writes
+  PNG + npz + json for both modes."""
   _, workdir = trained
   flags = ['--config.model.nf=8', '--config.model.ch_mult=(1,)', '--config.model.num_res_blocks=1',
            '--config.model.attn_resolutions=()', '--config.model.num_scales=25',
+           '--config.classifier.blocks_per_group=1', '--config.classifier.channel_multiplier=1',
+           '--config.classifier.embedding_size=8', '--config.classifier.n_iters=2',
+           '--config.classifier.snapshot_freq=2', '--config.classifier.batch_size=8',
            '--config.controllable.num_samples=2', '--config.controllable.mask=center',
            '--config.controllable.baseline=False', '--config.eval.batch_size=2']
   out = subprocess.run([sys.executable, 'main.py', '--config', 'configs/digits/ddpmpp_vp.py',
-                        '--workdir', workdir, '--mode', 'inpaint'] + flags,
+                        '--workdir', workdir, '--mode', 'controllable'] + flags,
                        cwd=ROOT, capture_output=True, text=True, timeout=600)
   assert out.returncode == 0, out.stderr[-3000:]
   arrays, record = _outputs(workdir, 'inpaint')
   assert record['mask'] == 'center' and arrays['result'].shape == (2, 8, 8, 1)
+  arrays, record = _outputs(workdir, 'conditional')
+  assert arrays['samples'].shape == (2, 8, 8, 1) and record['labels'] == 'all'
+  with ckpt_lib.Checkpoints(os.path.join(workdir, 'classifier'), async_save=False) as ckpts:
+    assert ckpts.latest() == ('snapshot', 2)
