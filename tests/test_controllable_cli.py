@@ -274,3 +274,11 @@ def test_main_controllable_command_line(trained):
   assert arrays['samples'].shape == (2, 8, 8, 1) and record['labels'] == 'all'
   with ckpt_lib.Checkpoints(os.path.join(workdir, 'classifier'), async_save=False) as ckpts:
     assert ckpts.latest() == ('snapshot', 2)
+
+
+def test_checkpoint_reader_uses_the_trainers_layout(tmp_path):
+  """utils.checkpoint_reader looks where training.checkpoints writes (same folder per kind)."""
+  from utils import checkpoint_reader
+  with ckpt_lib.Checkpoints(str(tmp_path), async_save=False) as ckpts:
+    assert {kind: os.path.basename(path) for kind, path in ckpts.dirs.items()} == \
+        checkpoint_reader.CHECKPOINT_DIRS
