@@ -27,6 +27,8 @@ Datasets (`config.data.dataset`)
 --------------------------------
 - 'DIGITS': scikit-learn's 8x8 digits, built in (`data.digits`), 1 channel,
   17 levels; image_size 8.
+- 'DIGITS_RGB': the same digits tinted by their class (`data.digits_rgb`), 3
+  channels, 49 levels; a colorization toy with a known answer.
 - 'CIFAR10', 'SVHN' (cropped), 'CELEBA' (centre crop 140, resize to
   image_size), 'LSUN' (`data.category`, e.g. 'bedroom'): TFDS datasets read
   through `tfds.data_source` (array_record random access, decoded with PIL),
@@ -61,7 +63,7 @@ The 2-D toy distributions live in `data.toy` and have their own API.
 from data.pipeline import ImageDataset
 from data.transforms import levels_to_model_space
 
-IMAGE_DATASETS = ('DIGITS', 'CIFAR10', 'SVHN', 'CELEBA', 'LSUN', 'FFHQ', 'CelebAHQ')
+IMAGE_DATASETS = ('DIGITS', 'DIGITS_RGB', 'CIFAR10', 'SVHN', 'CELEBA', 'LSUN', 'FFHQ', 'CelebAHQ')
 _NUM_CHANNELS = {'DIGITS': 1}
 
 __all__ = ['IMAGE_DATASETS', 'ImageDataset', 'get_data_inverse_scaler', 'get_data_scaler',
@@ -95,9 +97,11 @@ def _dataset_name(config):
 
 
 def num_levels(config) -> int:
-  """Integer levels per pixel of `config.data.dataset`: 17 for DIGITS, else 256."""
-  from data import digits  # pylint: disable=import-outside-toplevel
-  return digits.NUM_LEVELS if _dataset_name(config) == 'DIGITS' else 256
+  """Integer levels per pixel of `config.data.dataset`: 17 for DIGITS, 49 for DIGITS_RGB,
+  else 256."""
+  from data import digits, digits_rgb  # pylint: disable=import-outside-toplevel
+  name = _dataset_name(config)
+  return {'DIGITS': digits.NUM_LEVELS, 'DIGITS_RGB': digits_rgb.NUM_LEVELS}.get(name, 256)
 
 
 def get_data_scaler(config):
@@ -174,6 +178,11 @@ def _make_source(config, name, split, image_size, channels, num_threads):
     from data import digits
     images, _ = digits.load_split(split)
     transforms.preprocess(name, images[0], image_size)  # checks image_size
+    return sources.ArraySource(images)
+  if name == 'DIGITS_RGB':
+    from data import digits_rgb
+    images, _ = digits_rgb.load_split(split)
+    transforms.preprocess('DIGITS', images[0], image_size)  # checks image_size
     return sources.ArraySource(images)
   if name in ('FFHQ', 'CelebAHQ'):
     path = _field(config, 'tfrecords_path', str)

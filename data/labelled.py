@@ -9,12 +9,12 @@ looked up for the same example indices, so resuming stays exact.
 """
 import numpy as np
 
-LABELLED_DATASETS = ('DIGITS', 'CIFAR10', 'SVHN')
+LABELLED_DATASETS = ('DIGITS', 'DIGITS_RGB', 'CIFAR10', 'SVHN')
 
 
 def _label_lookup(config, split, ds):
   name = config.data.dataset
-  if name == 'DIGITS':
+  if name in ('DIGITS', 'DIGITS_RGB'):   # the same split and labels
     from data import digits  # pylint: disable=import-outside-toplevel
     labels = digits.load_split(split)[1]
     return lambda idx: labels[np.asarray(idx, np.int64)]

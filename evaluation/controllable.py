@@ -37,7 +37,10 @@ and MODE.json, the figures:
                the fraction of results the independent digits classifier labels as
                the truth's class; baseline: the same for unconditional samples
   colorize     rmse: RMS error against the truth; grey_error: max |channel mean of
-               the result - the given grey|; baseline: the grey image as the answer
+               the result - the given grey|; baseline: the grey image as the answer;
+               for the tinted digits (DIGITS_RGB) also tint_accuracy, the fraction of
+               results whose tint (`data.digits_rgb.tint_index`) is the true one, beside
+               the grey image's and a random tint's (baseline_random_tint: rmse too)
   conditional  for the digits, accuracy: the fraction of samples that the
                independent digits classifier (evaluation/digits_classifier.py)
                labels as asked; baseline: unconditional samples against the same labels
@@ -226,6 +229,9 @@ def run(mode, config, workdir):
     if c.baseline:
       record['baseline'] = {'what': 'the grey image as the answer',
                             'rmse': _rmse(to_image(gray), to_image(truth))}
+    if config.data.dataset == 'DIGITS_RGB' and not c.images:
+      record.update(_tint_figures(config, to_image(x), to_image(gray), to_image(truth),
+                                  c.baseline))
   else:
     logit_fn, classifier_params = _classifier(config, classifier_dir, sde)
     make = (samplers.get_pc_conditional_sampler if kind == 'pc'
@@ -249,6 +255,26 @@ def run(mode, config, workdir):
          config.classifier.num_classes if 'classifier' in config else 10)
   print(json.dumps(record))
   return record
+
+
+def _tint_figures(config, result, gray, truth, baseline):
+  """The known answer of the tinted digits (`data.digits_rgb`): the fraction of results whose
+  tint is the true one (the digit's class), and with `baseline` the grey image and a random
+  tint of it (gray * TINTS[k], k uniform: the right channel mean, a chance colour) scored
+  the same way. Images in [0, 1]."""
+  from data import digits_rgb  # pylint: disable=import-outside-toplevel
+  tints = digits_rgb.load_split('test')[1][:len(result)]
+  out = {'tint_accuracy': float(np.mean(digits_rgb.tint_index(result) == tints))}
+  if baseline:
+    rng = np.random.default_rng(config.seed)
+    random_tint = digits_rgb.TINTS[rng.integers(0, len(digits_rgb.TINTS), len(result))]
+    random = np.clip(gray * random_tint[:, None, None, :].astype(np.float64), 0., 1.)
+    out['baseline_grey_tint_accuracy'] = float(np.mean(digits_rgb.tint_index(gray) == tints))
+    out['baseline_random_tint'] = {
+        'what': 'the grey image times a random tint',
+        'rmse': _rmse(random, truth),
+        'tint_accuracy': float(np.mean(digits_rgb.tint_index(random) == tints))}
+  return out
 
 
 def _write(prefix, arrays, record, panels, images, per_row):
