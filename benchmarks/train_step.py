@@ -4,14 +4,14 @@
         --config.model.nf=32 --config.model.ch_mult='(1,2,2)' --config.model.num_res_blocks=1
 
 Prints one JSON line: compile seconds, seconds per step (median of --steps
-timed steps after one warm-up), images/s, FLOPs per step from XLA's cost
+timed steps after one warm-up) and CPU seconds per step, images/s, FLOPs per step from XLA's cost
 analysis, achieved FLOP/s, and peak memory (device memory_stats when the
 backend has them, else the process's max RSS). The step is the project's
 `training.step.make_train_step` on `training.losses.get_loss_fn`, jitted
 once, on random data of the config's shape.
 
-On CPU, set XLA_FLAGS=--xla_cpu_experimental_ynn_fusion_type=-individual_convolution
-(jaxlib 0.10.2): --cpu_fast_convs does it for you.
+On CPU, --cpu_fast_convs (default) sets utils/xla_flags.py's flags for the installed
+jaxlib (XLA's own convolutions instead of YNNPACK's); --nocpu_fast_convs runs XLA's defaults.
 """
 import json
 import os
@@ -30,7 +30,7 @@ config_flags.DEFINE_config_file('config', None, 'experiment config file', lock_c
 flags.DEFINE_integer('batch', 8, 'batch size')
 flags.DEFINE_integer('steps', 5, 'timed steps')
 flags.DEFINE_boolean('cpu_fast_convs', True,
-                     'on CPU with jaxlib 0.10.2, route convolutions off the ynn fusion (2-4x faster)')
+                     'on CPU, set utils/xla_flags.py\'s flags for the installed jaxlib')
 flags.mark_flags_as_required(['config'])
 
 
@@ -71,12 +71,13 @@ def main(_):
 
   state, loss = compiled(state, batch)       # warm-up
   jax.block_until_ready(loss)
-  times = []
+  times, cpu_times = [], []
   for _ in range(FLAGS.steps):
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     state, loss = compiled(state, batch)
     jax.block_until_ready(loss)
     times.append(time.perf_counter() - start)
+    cpu_times.append(time.process_time() - cpu_start)
   step_s = statistics.median(times)
 
   device = jax.devices()[0]
@@ -95,6 +96,9 @@ def main(_):
       'device': device.device_kind,
       'compile_s': round(compile_s, 3),
       'step_s': round(step_s, 5),
+      # CPU seconds of all the process's threads per step: on a shared machine less
+      # disturbed by other processes than wall time (which they stretch).
+      'cpu_s_per_step': round(statistics.median(cpu_times), 5),
       'images_per_s': round(FLAGS.batch / step_s, 2),
       'flops_per_step': flops,
       'achieved_flops_per_s': flops / step_s,

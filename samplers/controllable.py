@@ -45,10 +45,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from samplers import _common
-from samplers.correctors import CORRECTORS, NoneCorrector, get_corrector
 from samplers.ode import get_ode_sampler
-from samplers.pc import get_pc_sampler
-from samplers.predictors import PREDICTORS, NonePredictor, get_predictor
+from samplers.pc import check_pc_args, get_pc_sampler
 from sde_lib import batch_mul
 
 # The original's orthonormal colour basis, exactly: columns (1,1,1)/sqrt3, (-2,1,1)/sqrt6,
@@ -77,24 +75,6 @@ def _default_eps(sde, eps):
     from samplers import default_eps   # the package's one home of the convention; lazy: no cycle
     return default_eps(sde)
   return _common.check_eps(eps, sde)
-
-
-def _check_pc_args(sde, predictor, corrector, snr, n_steps, probability_flow, denoise):
-  """The PC arguments checked as `get_pc_sampler` checks them; returns the classes and values."""
-  predictor_cls = get_predictor(predictor)
-  corrector_cls = get_corrector(corrector)
-  probability_flow = _common.check_bool('probability_flow', probability_flow)
-  denoise = _common.check_bool('denoise', denoise)
-  predictor_cls.check(sde, probability_flow)
-  if predictor_cls is NonePredictor and corrector_cls is NoneCorrector:
-    raise ValueError(
-        "predictor='none' with corrector='none' never moves the prior sample; choose a "
-        f"predictor ({', '.join(PREDICTORS)}) or a corrector ({', '.join(CORRECTORS)})")
-  snr = _common.check_positive('snr', snr)
-  if (not isinstance(n_steps, (int, np.integer)) or isinstance(n_steps, bool)
-      or n_steps < 0):
-    raise ValueError(f"n_steps={n_steps!r} must be an int >= 0 (corrector steps per time step)")
-  return predictor_cls, corrector_cls, snr, int(n_steps), probability_flow, denoise
 
 
 def _concrete(x):
@@ -144,7 +124,7 @@ def _pc_replacement(sde, score_fn, shape, predictor, corrector, snr, n_steps, pr
   `y` is the data in the observation space (to_obs of the data), `known` a
   boolean array of `shape` marking the coordinates of that space that are given.
   """
-  predictor_cls, corrector_cls, snr, n_steps, probability_flow, denoise = _check_pc_args(
+  predictor_cls, corrector_cls, snr, n_steps, probability_flow, denoise = check_pc_args(
       sde, predictor, corrector, snr, n_steps, probability_flow, denoise)
   eps = _default_eps(sde, eps)
 

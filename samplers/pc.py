@@ -13,6 +13,28 @@ from samplers.correctors import CORRECTORS, NoneCorrector, get_corrector
 from samplers.predictors import PREDICTORS, NonePredictor, get_predictor
 
 
+def check_pc_args(sde, predictor, corrector, snr, n_steps, probability_flow, denoise):
+  """The predictor-corrector arguments checked (every PC-type sampler's one check).
+
+  Returns (predictor class, corrector class, snr, n_steps, probability_flow, denoise)
+  or raises a ValueError naming the argument and what is allowed.
+  """
+  predictor_cls = get_predictor(predictor)
+  corrector_cls = get_corrector(corrector)
+  probability_flow = _common.check_bool('probability_flow', probability_flow)
+  denoise = _common.check_bool('denoise', denoise)
+  predictor_cls.check(sde, probability_flow)
+  if predictor_cls is NonePredictor and corrector_cls is NoneCorrector:
+    raise ValueError(
+        "predictor='none' with corrector='none' never moves the prior sample; choose a "
+        f"predictor ({', '.join(PREDICTORS)}) or a corrector ({', '.join(CORRECTORS)})")
+  snr = _common.check_positive('snr', snr)
+  if (not isinstance(n_steps, (int, np.integer)) or isinstance(n_steps, bool)
+      or n_steps < 0):
+    raise ValueError(f"n_steps={n_steps!r} must be an int >= 0 (corrector steps per time step)")
+  return predictor_cls, corrector_cls, snr, int(n_steps), probability_flow, denoise
+
+
 def get_pc_sampler(sde, score_fn, shape, predictor='reverse_diffusion', corrector='langevin',
                    snr=0.16, n_steps=1, probability_flow=False, continuous=True, denoise=True,
                    eps=1e-3, dtype=None):
@@ -43,22 +65,10 @@ def get_pc_sampler(sde, score_fn, shape, predictor='reverse_diffusion', correcto
   N * (predictor's + corrector's evaluations per step), e.g. N * (n_steps + 1)
   for a predictor and a corrector.
   """
-  predictor_cls = get_predictor(predictor)
-  corrector_cls = get_corrector(corrector)
-  probability_flow = _common.check_bool('probability_flow', probability_flow)
   _common.check_bool('continuous', continuous)
-  denoise = _common.check_bool('denoise', denoise)
-  predictor_cls.check(sde, probability_flow)
-  if predictor_cls is NonePredictor and corrector_cls is NoneCorrector:
-    raise ValueError(
-        "predictor='none' with corrector='none' never moves the prior sample; choose a "
-        f"predictor ({', '.join(PREDICTORS)}) or a corrector ({', '.join(CORRECTORS)})")
+  predictor_cls, corrector_cls, snr, n_steps, probability_flow, denoise = check_pc_args(
+      sde, predictor, corrector, snr, n_steps, probability_flow, denoise)
   shape = _common.check_shape(shape)
-  snr = _common.check_positive('snr', snr)
-  if (not isinstance(n_steps, (int, np.integer)) or isinstance(n_steps, bool)
-      or n_steps < 0):
-    raise ValueError(f"n_steps={n_steps!r} must be an int >= 0 (corrector steps per time step)")
-  n_steps = int(n_steps)
   eps = _common.check_eps(eps, sde)
 
   def sample(rng, params):
