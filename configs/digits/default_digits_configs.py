@@ -119,9 +119,9 @@ def get_default_configs():
   config.classifier = classifier = ml_collections.ConfigDict()
   classifier.name = 'wideresnet'
   classifier.blocks_per_group = 1
-  # Widths 16, 32, 64: its gradient costs ~0.4 score-network evaluations, so a class-
-  # conditional PC step is <= 1.6 plain ones (benchmarks/controllable.py; widths 32, 64,
-  # 128 cost ~1 evaluation, ratio 2.1).
+  # Widths 16, 32, 64: a class-conditional PC step (score + this classifier's gradient)
+  # costs 1.37-1.45 plain ones, goal <= 1.6 (benchmarks/controllable.py; widths 32, 64,
+  # 128 cost 2.1-2.2 for about the same accuracy, README).
   classifier.channel_multiplier = 1
   classifier.embedding_size = 32
   classifier.num_classes = 10
