@@ -12,7 +12,10 @@ Frechet distance is for 1-channel digits).
 writes runs/digits_rgb/controllable/colorize.{png,json,npz}: RMS error against
 the true colour image and the fraction of recovered tints equal to the true
 one, beside the grey image copied to 3 channels and a random tint.
-Figures and times: README, "Controllable generation".
+Measured on 2 busy CPU cores: training 6.6 min, colorize 1.1 min; 33% of the
+colorized digits get their true tint (42% with --config.sampling.corrector=langevin),
+RMS error 0.198, against 18% and 0.218 for a random tint and 11% and 0.164 for
+the grey image copied to 3 channels (README, "Controllable generation").
 """
 from configs.digits.default_digits_configs import get_default_configs
 
@@ -33,4 +36,7 @@ def get_config():
   # 1-channel digits and FID is for natural images, so no sample metric.
   config.eval.enable_sampling = False
   config.optim.warmup = 100
+  # The EMA keeps rate^steps of the initial weights: 0.999^1500 = 0.22 gave samples of pure
+  # noise (the raw weights' were digits); 0.995^1500 = 5e-4.
+  config.model.ema_rate = 0.995
   return config
