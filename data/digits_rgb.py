@@ -34,7 +34,8 @@ IMAGE_SHAPE = (8, 8, 3)
 TINTS = np.array([(3, 0, 0), (0, 3, 0), (0, 0, 3), (2, 1, 0), (2, 0, 1),
                   (1, 2, 0), (0, 2, 1), (1, 0, 2), (0, 1, 2), (1, 1, 1)], np.uint8)
 TINT_SUM = 3
-# Channel mean of a tinted digit in [0, 1] = GREY_SCALE * (the grey digit in [0, 1]): k / 48 = (k / 16) / 3.
+# Channel mean of a tinted digit in [0, 1] = GREY_SCALE * (the grey digit in [0, 1]):
+# k / 48 = (k / 16) / 3.
 GREY_SCALE = (digits.NUM_LEVELS - 1) / (NUM_LEVELS - 1)
 
 
