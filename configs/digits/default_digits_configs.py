@@ -121,7 +121,7 @@ def get_default_configs():
   classifier.blocks_per_group = 1
   # Widths 16, 32, 64: a class-conditional PC step (score + this classifier's gradient)
   # costs 1.37-1.45 plain ones, goal <= 1.6 (benchmarks/controllable.py; widths 32, 64,
-  # 128 cost 2.1-2.2 for about the same accuracy, README).
+  # 128 cost 2.1-2.2, for ~10 points more conditional accuracy: README).
   classifier.channel_multiplier = 1
   classifier.embedding_size = 32
   classifier.num_classes = 10
