@@ -281,15 +281,21 @@ def test_sigterm_to_main_exits_with_the_preemption_status(tmp_path):
 
 
 def test_second_signal_stops_at_once():
-  """Inside a PreemptionWatch the first SIGINT only sets the flag; the second is the
-  default behaviour (KeyboardInterrupt)."""
-  with preemption.PreemptionWatch() as watch:
-    os.kill(os.getpid(), signal.SIGINT)
-    assert watch.reached(0) and watch.signal_name == 'SIGINT'
-    with pytest.raises(KeyboardInterrupt):
+  """Inside a PreemptionWatch the first SIGINT only sets the flag; the second gets the
+  handler that was there before (Python's default here: KeyboardInterrupt), which the
+  watch restores on exit. (pytest-xdist workers ignore SIGINT, so the test installs
+  Python's default handler first and puts the worker's back afterwards.)"""
+  outer = signal.signal(signal.SIGINT, signal.default_int_handler)
+  try:
+    with preemption.PreemptionWatch() as watch:
       os.kill(os.getpid(), signal.SIGINT)
-      time.sleep(1)
-  assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+      assert watch.reached(0) and watch.signal_name == 'SIGINT'
+      with pytest.raises(KeyboardInterrupt):
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+  finally:
+    signal.signal(signal.SIGINT, outer)
 
 
 # ---------------------------------------------------------------- bad config values

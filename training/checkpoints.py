@@ -54,9 +54,14 @@ def _closed_loop_noise(unraisable):
   # other reads; each one then fails to deliver its result to the closed loop and Python
   # prints it as an unraisable 'Event loop is closed' traceback. They carry nothing: the
   # failed restore has already been raised.
+  # Likewise the sibling reads of orbax's own coroutines, abandoned with the failed restore,
+  # are reported as "Exception ignored in: <coroutine ...>" with the same cause.
   e = unraisable.exc_value
-  return (unraisable.object is None and isinstance(e, RuntimeError)
-          and str(e) == 'Event loop is closed')
+  if (unraisable.object is None and isinstance(e, RuntimeError)
+      and str(e) == 'Event loop is closed'):
+    return True
+  code = getattr(unraisable.object, 'cr_code', None)
+  return code is not None and '/orbax/' in code.co_filename.replace('\\', '/')
 
 
 def _install_quiet_hooks():
