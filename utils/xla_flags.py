@@ -1,14 +1,15 @@
 """XLA flags that make CPU runs faster, keyed to the jaxlib versions they were measured on.
 
-jaxlib 0.10.2 sends every f32 convolution on CPU to YNNPACK, which is 2-4x
-slower than XLA's own convolutions on the machines we test on; the flag below
-turns that off (bit-identical results). jaxlib 0.12.0.1 knows the flag but gains
-nothing from it: the reduced DDPM++ training step (benchmarks/train_step.py,
-batch 16, 2 cores) took 0.714 / 0.763 / 0.719 CPU-seconds with it and
-0.711 / 0.706 / 0.717 without, in three interleaved pairs; so it is not set there.
-XLA aborts the process on a flag it does not know, so a flag is set only for
-the jaxlib versions listed with it; any other version runs with XLA's defaults (tests/test_xla_flags.py checks that each listed
-version accepts its flags). Call `configure()` before the first JAX computation
+jaxlib 0.10.2 sends every f32 convolution on CPU to YNNPACK, which is slower
+than XLA's own convolutions on the machines we test on; the flag below turns
+that off (bit-identical results). jaxlib 0.12.0.1 knows the flag but gains
+nothing from it. Reduced DDPM++ training step (benchmarks/train_step.py, batch
+16, 2 quiet cores, s/step with / without the flag): jaxlib 0.10.2 0.360 / 0.530;
+jaxlib 0.12.0.1 0.408 / 0.402, 0.412 / 0.559, 0.361 / 0.358 (three interleaved
+pairs). So it is set on 0.10.2 only. XLA aborts the process on a flag it does
+not know, so a flag is set only for the jaxlib versions listed with it; any
+other version runs with XLA's defaults (tests/test_xla_flags.py checks that
+each listed version accepts its flags). Call `configure()` before the first JAX computation
 (XLA reads XLA_FLAGS when the backend starts).
 """
 import os
