@@ -25,24 +25,16 @@ from training import loop
 from utils import config_checks, preemption
 from utils.metric_writer import MetricWriter
 
+from test_training_loop import tiny_config as training_loop_tiny_config
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def tiny_config(**training):
-  c = gmm_vp.get_config()
-  c.model.nf = 32
-  c.model.num_layers = 1
-  c.training.batch_size = 64
-  c.training.n_iters = 60
-  c.training.n_jitted_steps = 5
-  c.training.log_freq = 5
-  c.training.snapshot_freq = 40
-  c.training.snapshot_freq_for_preemption = 20
-  c.training.snapshot_sampling = False
-  c.optim.warmup = 10
-  for k, v in training.items():
-    setattr(c.training, k, v)
-  return c
+  """test_training_loop's tiny toy run, shortened to 60 steps with a snapshot at 40."""
+  settings = dict(n_iters=60, n_jitted_steps=5, log_freq=5, snapshot_freq=40)
+  settings.update(training)
+  return training_loop_tiny_config(**settings)
 
 
 def _source(c):
