@@ -24,7 +24,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-ESTIMATORS = ('rademacher', 'gaussian', 'exact')
+from utils import config_checks
+
+ESTIMATORS = config_checks.LIKELIHOOD_ESTIMATORS
 
 
 def _per_example_sum(v):

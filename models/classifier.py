@@ -29,8 +29,9 @@ import jax.numpy as jnp
 
 from models import registry, scoring
 from models.wideresnet_noise_conditional import WideResnet
+from utils import config_checks
 
-CLASSIFIER_NAMES = ('wideresnet',)
+CLASSIFIER_NAMES = config_checks.CLASSIFIER_NAMES
 # The config fields that fix the classifier's architecture (and its checkpoints' shapes).
 ARCHITECTURE_FIELDS = ('name', 'blocks_per_group', 'channel_multiplier', 'embedding_size',
                        'num_classes')
@@ -50,8 +51,8 @@ def get_classifier(config):
                      "configs/classifier/cifar10_wideresnet.py have one")
   c = config.classifier
   if c.name not in CLASSIFIER_NAMES:
-    raise ValueError(f"config.classifier.name={c.name!r} is not a classifier; allowed: "
-                     f"{', '.join(CLASSIFIER_NAMES)}")
+    raise ValueError(config_checks.not_allowed('config.classifier.name', c.name, CLASSIFIER_NAMES,
+                                               'is not a classifier'))
   return WideResnet(blocks_per_group=_positive_int(config, 'blocks_per_group'),
                     channel_multiplier=_positive_int(config, 'channel_multiplier'),
                     num_classes=_positive_int(config, 'num_classes'),

@@ -10,7 +10,10 @@
 import jax.numpy as jnp
 import numpy as np
 
+from utils import config_checks
+
 DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
+config_checks.check_registered('model dtypes', DTYPES, config_checks.MODEL_DTYPES)
 
 
 def choice(config, field: str, allowed, default=None):
@@ -22,14 +25,13 @@ def choice(config, field: str, allowed, default=None):
     return default
   value = model[field]
   if value not in allowed:
-    raise ValueError(
-        f"config.model.{field}={value!r} is not allowed; allowed: {', '.join(map(str, allowed))}")
+    raise ValueError(config_checks.not_allowed(f'config.model.{field}', value, allowed))
   return value
 
 
 def compute_dtype(config):
   """The compute dtype named by config.model.dtype ('float32' default); params stay float32."""
-  return DTYPES[choice(config, 'dtype', tuple(DTYPES), default='float32')]
+  return DTYPES[choice(config, 'dtype', config_checks.MODEL_DTYPES, default='float32')]
 
 
 def get_sigmas(config) -> np.ndarray:

@@ -21,6 +21,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from models import config_utils, layers
+from utils import config_checks
 
 Dtype = Any
 _GROUPS = 32  # the original's GroupNorm (flax default): 32 groups, eps 1e-6
@@ -101,7 +102,7 @@ class DDPM(nn.Module):
 def build(config) -> DDPM:
   """DDPM from `config.model` (and `config.data.centered`), options checked."""
   m = config.model
-  config_utils.choice(config, 'normalization', ('GroupNorm',))
+  config_utils.choice(config, 'normalization', config_checks.DDPM_NORMALIZATIONS)
   layers.get_act(m.nonlinearity)  # fails early, naming the field, on an unknown activation
   ch_mult = tuple(int(c) for c in m.ch_mult)
   if not ch_mult or min(ch_mult) < 1:

@@ -20,6 +20,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from utils import config_checks
+
 Dtype = Any
 
 ACTIVATIONS = {
@@ -28,15 +30,15 @@ ACTIVATIONS = {
     'lrelu': lambda x: nn.leaky_relu(x, negative_slope=0.2),
     'swish': nn.swish,
 }
+config_checks.check_registered('activations', ACTIVATIONS, config_checks.ACTIVATIONS)
 
 
 def get_act(name: str):
   """The activation named by `config.model.nonlinearity`."""
   key = str(name).lower()
   if key not in ACTIVATIONS:
-    raise ValueError(
-        f"config.model.nonlinearity={name!r} is not an activation; "
-        f"allowed: {', '.join(sorted(ACTIVATIONS))}")
+    raise ValueError(config_checks.not_allowed('config.model.nonlinearity', name,
+                                               config_checks.ACTIVATIONS, 'is not an activation'))
   return ACTIVATIONS[key]
 
 

@@ -10,8 +10,9 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from models import layers
+from utils import config_checks
 
-EMBEDDING_TYPES = ('fourier', 'positional')
+EMBEDDING_TYPES = config_checks.EMBEDDING_TYPES
 
 
 class MLPScore(nn.Module):
@@ -45,8 +46,8 @@ class MLPScore(nn.Module):
 def build(config):
   m = config.model
   if m.embedding_type not in EMBEDDING_TYPES:
-    raise ValueError(f"config.model.embedding_type={m.embedding_type!r}; allowed: "
-                     f"{', '.join(EMBEDDING_TYPES)}")
+    raise ValueError(config_checks.not_allowed('config.model.embedding_type', m.embedding_type,
+                                               EMBEDDING_TYPES))
   return MLPScore(dim=config.data.dim, nf=m.nf, num_layers=m.num_layers,
                   embedding_type=m.embedding_type, fourier_scale=m.fourier_scale,
                   scale_by_sigma=m.scale_by_sigma)

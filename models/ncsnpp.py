@@ -29,14 +29,15 @@ from typing import Any, Optional, Tuple
 import flax.linen as nn
 import jax.numpy as jnp
 
-from models import layers, layerspp
+from models import config_utils, layers, layerspp
+from utils import config_checks
 
-RESBLOCK_TYPES = ('biggan', 'ddpm')
-PROGRESSIVE = ('none', 'output_skip', 'residual')
-PROGRESSIVE_INPUT = ('none', 'input_skip', 'residual')
-PROGRESSIVE_COMBINE = ('sum', 'cat')
-EMBEDDING_TYPES = ('fourier', 'positional')
-DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
+RESBLOCK_TYPES = config_checks.RESBLOCK_TYPES
+PROGRESSIVE = config_checks.PROGRESSIVE
+PROGRESSIVE_INPUT = config_checks.PROGRESSIVE_INPUT
+PROGRESSIVE_COMBINE = config_checks.PROGRESSIVE_COMBINE
+EMBEDDING_TYPES = config_checks.EMBEDDING_TYPES
+DTYPES = config_utils.DTYPES
 
 
 class NCSNpp(nn.Module):
@@ -215,7 +216,7 @@ class NCSNpp(nn.Module):
 def _choice(value, field, allowed):
   key = str(value).lower()
   if key not in allowed:
-    raise ValueError(f"config.{field}={value!r} is not allowed; allowed: {', '.join(allowed)}")
+    raise ValueError(config_checks.not_allowed(f'config.{field}', value, allowed))
   return key
 
 
@@ -227,7 +228,7 @@ def build(config) -> NCSNpp:
   progressive_input = _choice(m.progressive_input, 'model.progressive_input', PROGRESSIVE_INPUT)
   combine = _choice(m.progressive_combine, 'model.progressive_combine', PROGRESSIVE_COMBINE)
   embedding_type = _choice(m.embedding_type, 'model.embedding_type', EMBEDDING_TYPES)
-  dtype_name = _choice(m.get('dtype', 'float32'), 'model.dtype', tuple(DTYPES))
+  dtype_name = _choice(m.get('dtype', 'float32'), 'model.dtype', config_checks.MODEL_DTYPES)
   layers.get_act(m.nonlinearity)   # fails early on an unknown activation
 
   ch_mult = tuple(int(c) for c in m.ch_mult)

@@ -22,6 +22,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from models import config_utils, layers, normalization, refinenet
+from utils import config_checks
 
 Dtype = Any
 
@@ -88,7 +89,7 @@ class RefineNet(nn.Module):
 def _build(config, plan: str, conditional: bool) -> RefineNet:
   m = config.model
   stages, refine = _PLANS[plan]
-  interpolation = config_utils.choice(config, 'interpolation', tuple(refinenet.INTERPOLATIONS))
+  interpolation = config_utils.choice(config, 'interpolation', config_checks.INTERPOLATIONS)
   if int(m.nf) < 1:
     raise ValueError(f"config.model.nf={m.nf} must be a positive integer")
   return RefineNet(

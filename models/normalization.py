@@ -23,12 +23,13 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from models import config_utils
+from utils import config_checks
 
 Dtype = Any
 EPS = 1e-5
 
-NORMALIZATIONS = ('InstanceNorm', 'InstanceNorm++', 'VarianceNorm', 'GroupNorm')
-CONDITIONAL_NORMALIZATIONS = ('InstanceNorm', 'InstanceNorm++', 'VarianceNorm')
+NORMALIZATIONS = config_checks.NORMALIZATIONS
+CONDITIONAL_NORMALIZATIONS = config_checks.CONDITIONAL_NORMALIZATIONS
 
 
 def _near_one(key, shape, dtype=jnp.float32):

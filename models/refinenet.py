@@ -20,8 +20,12 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from utils import config_checks
+
 Dtype = Any
+# config name -> jax.image.resize method.
 INTERPOLATIONS = {'bilinear': 'bilinear', 'nearest_neighbor': 'nearest'}
+config_checks.check_registered('interpolations', INTERPOLATIONS, config_checks.INTERPOLATIONS)
 
 
 def _uniform(bound: float):
@@ -166,8 +170,8 @@ class MSFBlock(nn.Module):
   @nn.compact
   def __call__(self, xs, y=None):
     if self.interpolation not in INTERPOLATIONS:
-      raise ValueError(f"config.model.interpolation={self.interpolation!r}; "
-                       f"allowed: {', '.join(INTERPOLATIONS)}")
+      raise ValueError(config_checks.not_allowed('config.model.interpolation', self.interpolation,
+                                                 config_checks.INTERPOLATIONS))
     total = 0.
     for x in xs:
       h = self.cond_norm()(x, y) if self.cond_norm is not None else x

@@ -4,6 +4,8 @@ import importlib
 import jax
 import jax.numpy as jnp
 
+from utils import config_checks
+
 # name -> "module:builder", where builder(config) returns the flax module. Loaded
 # by import path on use, so a config only imports the network it names.
 _MODELS = {
@@ -15,18 +17,20 @@ _MODELS = {
     'ncsnv2_128': 'models.ncsnv2:build_ncsnv2_128',
     'ncsnv2_256': 'models.ncsnv2:build_ncsnv2_256',
 }
+config_checks.check_registered('models', _MODELS, config_checks.MODEL_NAMES)
 
 
 def model_names():
-  return tuple(sorted(_MODELS))
+  """The registered names, in the schema's order (`config_checks.MODEL_NAMES`)."""
+  return tuple(n for n in config_checks.MODEL_NAMES if n in _MODELS)
 
 
 def get_model(config):
   """The flax module named by `config.model.name`, configured from `config`."""
   name = config.model.name
   if name not in _MODELS:
-    raise ValueError(
-        f"config.model.name={name!r} is not a model; allowed: {', '.join(model_names())}")
+    raise ValueError(config_checks.not_allowed('config.model.name', name, model_names(),
+                                               'is not a model'))
   module, builder = _MODELS[name].split(':')
   return getattr(importlib.import_module(module), builder)(config)
 

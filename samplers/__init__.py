@@ -19,8 +19,9 @@ from samplers._noise_schedule import PREDICTIONS, SCHEDULES
 from samplers.ode import SOLVERS, get_ode_sampler
 from samplers.pc import get_pc_sampler
 from samplers.predictors import PREDICTORS, get_predictor
+from utils import config_checks
 
-METHODS = ('pc', 'ode', 'ddim', 'dpm_solver', 'edm_heun')
+METHODS = config_checks.SAMPLING_METHODS
 
 
 def default_eps(sde):
@@ -51,8 +52,8 @@ def get_sampler(config, sde, score_fn, shape):
   s = config.sampling
   method = str(s.method).lower()
   if method not in METHODS:
-    raise ValueError(f"config.sampling.method={s.method!r} is not a sampling method; "
-                     f"allowed: {', '.join(METHODS)}")
+    raise ValueError(config_checks.not_allowed('config.sampling.method', s.method, METHODS,
+                                               'is not a sampling method'))
   eps = s.get('eps', default_eps(sde))
   try:
     if method == 'ddim':

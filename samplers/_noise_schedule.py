@@ -26,13 +26,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from utils import config_checks
+
 # Time-step schedules of the DPM-Solver papers: uniform in log-SNR (their
 # 'logSNR', recommended for low resolutions), uniform in t, and uniform in sqrt(t)
 # (their 'time_quadratic').
-SCHEDULES = ('logsnr', 'time_uniform', 'time_quadratic')
+SCHEDULES = config_checks.NOISE_SCHEDULES
 # What the network's output is converted to before DPM-Solver integrates it:
 # 'data' (DPM-Solver++) or 'noise' (DPM-Solver).
-PREDICTIONS = ('data', 'noise')
+PREDICTIONS = config_checks.DPM_PREDICTIONS
 
 _BISECTION_STEPS = 100   # halves [0, T] below float64 resolution at any t >= 1e-12
 

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 
 from samplers import _common
 from sde_lib import batch_mul
+from utils import config_checks
 
 
 def _per_example_norm(v):
@@ -97,6 +98,7 @@ CORRECTORS = {
     'ald': AnnealedLangevinDynamics,
     'none': NoneCorrector,
 }
+config_checks.check_registered('correctors', CORRECTORS, config_checks.CORRECTORS)
 
 
 def get_corrector(name):

@@ -43,9 +43,10 @@ import numpy as np
 from samplers import _common
 from samplers import _noise_schedule as ns
 from samplers._noise_schedule import PREDICTIONS, SCHEDULES
+from utils import config_checks
 
-DPM_METHODS = ('singlestep', 'multistep')
-DPM_ORDERS = (1, 2, 3)
+DPM_METHODS = config_checks.DPM_METHODS
+DPM_ORDERS = config_checks.DPM_ORDERS
 # Multistep runs shorter than this end with lower orders (DPM-Solver's
 # `lower_order_final`, there "a key to stabilizing the sampling with very few
 # steps"): the step k-th from the end has order min(order, k).

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 
 from samplers import _common
 from sde_lib import batch_mul
+from utils import config_checks
 
 
 class Predictor(abc.ABC):
@@ -97,6 +98,7 @@ PREDICTORS = {
     'ancestral_sampling': AncestralSamplingPredictor,
     'none': NonePredictor,
 }
+config_checks.check_registered('predictors', PREDICTORS, config_checks.PREDICTORS)
 
 
 def get_predictor(name):

@@ -2,8 +2,9 @@
 from sde_lib.base import SDE, ReverseSDE, batch_mul
 from sde_lib.ve import VESDE
 from sde_lib.vp import VPSDE, subVPSDE
+from utils import config_checks
 
-SDE_NAMES = ('vpsde', 'subvpsde', 'vesde')
+SDE_NAMES = config_checks.SDE_NAMES
 
 
 def get_sde(config):
@@ -20,8 +21,8 @@ def get_sde(config):
     return subVPSDE(beta_min=m.beta_min, beta_max=m.beta_max, N=m.num_scales)
   if name == 'vesde':
     return VESDE(sigma_min=m.sigma_min, sigma_max=m.sigma_max, N=m.num_scales)
-  raise ValueError(
-      f"config.training.sde={config.training.sde!r} is not an SDE; allowed: {', '.join(SDE_NAMES)}")
+  raise ValueError(config_checks.not_allowed('config.training.sde', config.training.sde,
+                                             SDE_NAMES, 'is not an SDE'))
 
 
 __all__ = ['SDE', 'ReverseSDE', 'VPSDE', 'subVPSDE', 'VESDE', 'get_sde', 'batch_mul', 'SDE_NAMES']

@@ -1,15 +1,95 @@
-"""Checks a config at start-up: choices against their allowed values, numbers against their ranges.
+"""The config schema: the allowed values of every config choice, and the start-up check.
+
+This is the one home of each choice's allowed values (SDE, network, optimizer,
+sampler, ODE solver, dataset, classifier, likelihood estimator, network
+options, ...). The code that implements a choice reads its tuple from here
+(and its registry is checked against it), and `validate` and every error
+message list the same tuple. The module imports nothing of the project, so
+everything may import it and it sits below what it validates.
 
 Field types are already enforced by ml_collections (an override of the wrong
-type fails); this catches values of the right type that mean nothing, with a
-message naming the field, the value and what is allowed.
+type fails); `validate` catches values of the right type that mean nothing,
+with a message naming the field, the value and what is allowed.
 """
-import sde_lib
+from utils import checks
 
+# --- Allowed values of each choice (order: as error messages list them) ----------------------
+SDE_NAMES = ('vpsde', 'subvpsde', 'vesde')
+MODEL_NAMES = ('ddpm', 'mlp', 'ncsn', 'ncsnpp', 'ncsnv2_128', 'ncsnv2_256', 'ncsnv2_64')
+OPTIMIZERS = ('Adam',)
+LR_SCHEDULES = ('constant', 'cosine')
+SAMPLING_METHODS = ('pc', 'ode', 'ddim', 'dpm_solver', 'edm_heun')
+PREDICTORS = ('euler_maruyama', 'reverse_diffusion', 'ancestral_sampling', 'none')
+CORRECTORS = ('langevin', 'ald', 'none')
+# diffrax solvers by name ('rk45' is the original code's name for Dopri5); the first
+# group has an embedded error estimate (adaptive steps), Euler does not.
+ODE_SOLVERS = ('dopri5', 'rk45', 'tsit5', 'dopri8', 'bosh3', 'heun', 'euler')
+DPM_ORDERS = (1, 2, 3)
+DPM_METHODS = ('singlestep', 'multistep')
+DPM_PREDICTIONS = ('data', 'noise')
+NOISE_SCHEDULES = ('logsnr', 'time_uniform', 'time_quadratic')
+TOY_DATASETS = ('gmm', 'checkerboard', 'moons')
+IMAGE_DATASETS = ('DIGITS', 'DIGITS_RGB', 'CIFAR10', 'SVHN', 'CELEBA', 'LSUN', 'FFHQ', 'CelebAHQ')
+DATASETS = TOY_DATASETS + IMAGE_DATASETS
+DATA_SPLITS = ('train', 'test')
+CLASSIFIER_NAMES = ('wideresnet',)
+LIKELIHOOD_ESTIMATORS = ('rademacher', 'gaussian', 'exact')
+# Network options (config.model).
+ACTIVATIONS = ('elu', 'relu', 'lrelu', 'swish')
+MODEL_DTYPES = ('float32', 'bfloat16')
+EMBEDDING_TYPES = ('fourier', 'positional')
+RESBLOCK_TYPES = ('biggan', 'ddpm')
+PROGRESSIVE = ('none', 'output_skip', 'residual')
+PROGRESSIVE_INPUT = ('none', 'input_skip', 'residual')
+PROGRESSIVE_COMBINE = ('sum', 'cat')
+NORMALIZATIONS = ('InstanceNorm', 'InstanceNorm++', 'VarianceNorm', 'GroupNorm')
+CONDITIONAL_NORMALIZATIONS = ('InstanceNorm', 'InstanceNorm++', 'VarianceNorm')
+DDPM_NORMALIZATIONS = ('GroupNorm',)
+INTERPOLATIONS = ('bilinear', 'nearest_neighbor')
+
+# config field -> its allowed values. Network options are checked here only where every
+# network reading the field allows the same values (normalization depends on the network).
 CHOICES = {
-    'training.sde': sde_lib.SDE_NAMES,
-    'optim.optimizer': ('Adam',),
+    'training.sde': SDE_NAMES,
+    'model.name': MODEL_NAMES,
+    'optim.optimizer': OPTIMIZERS,
+    'optim.schedule': LR_SCHEDULES,
+    'sampling.method': SAMPLING_METHODS,
+    'sampling.predictor': PREDICTORS,
+    'sampling.corrector': CORRECTORS,
+    'sampling.ode_solver': ODE_SOLVERS,
+    'sampling.order': DPM_ORDERS,
+    'sampling.dpm_method': DPM_METHODS,
+    'sampling.dpm_predict': DPM_PREDICTIONS,
+    'sampling.schedule': NOISE_SCHEDULES,
+    'data.dataset': DATASETS,
+    'eval.bpd_dataset': DATA_SPLITS,
+    'eval.likelihood_estimator': LIKELIHOOD_ESTIMATORS,
+    'classifier.name': CLASSIFIER_NAMES,
+    'model.nonlinearity': ACTIVATIONS,
+    'model.dtype': MODEL_DTYPES,
+    'model.embedding_type': EMBEDDING_TYPES,
+    'model.resblock_type': RESBLOCK_TYPES,
+    'model.progressive': PROGRESSIVE,
+    'model.progressive_input': PROGRESSIVE_INPUT,
+    'model.progressive_combine': PROGRESSIVE_COMBINE,
+    'model.interpolation': INTERPOLATIONS,
 }
+
+
+def not_allowed(field, value, allowed, what='is not allowed'):
+  """The one wording of a bad choice: `field=value <what>; allowed: a, b, c`."""
+  return f"{field}={value!r} {what}; allowed: {', '.join(map(str, allowed))}"
+
+
+def check_registered(kind, names, allowed):
+  """Fails (at import of a registry) if `names` registers a choice the schema lacks."""
+  extra = [n for n in names if n not in allowed]
+  if extra:
+    raise AssertionError(f"{kind} {extra} registered but not in utils/config_checks.py "
+                         f"(allowed: {', '.join(map(str, allowed))})")
+
+
 POSITIVE_INTS = ('training.batch_size', 'training.n_iters', 'training.n_jitted_steps',
                  'training.log_freq', 'training.snapshot_freq',
                  'training.snapshot_freq_for_preemption', 'model.num_scales',
@@ -96,7 +176,7 @@ def _check_ranges(config):
     value = _get(config, path)
     if value is _MISSING or value is None:
       continue
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not checks.is_real(value):
       raise ConfigError(f"config.{path}={value!r} must be a number in {spec}")
     if not _in_range(value, spec):
       raise ConfigError(f"config.{path}={value!r} is out of range; allowed: {spec}")
@@ -104,8 +184,8 @@ def _check_ranges(config):
     value = _get(config, path)
     if value is _MISSING:
       continue
-    if not isinstance(value, (tuple, list)) or any(
-        isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in value):
+    if not isinstance(value, (tuple, list)) or not all(
+        checks.is_int(v) and v >= 1 for v in value):
       raise ConfigError(f"config.{path}={value!r} must be a sequence of positive integers")
   for small, large, equal_ok in ORDERED:
     a, b = _get(config, small), _get(config, large)
@@ -132,37 +212,20 @@ def _check_controllable(config):
 
 def validate(config):
   """Raises ConfigError naming the first bad field."""
-  import models
-  import samplers
-  choices = dict(CHOICES)
-  choices['model.name'] = models.model_names()
-  choices['sampling.predictor'] = tuple(samplers.PREDICTORS)
-  choices['sampling.corrector'] = tuple(samplers.CORRECTORS)
-  choices['sampling.ode_solver'] = tuple(samplers.SOLVERS)
-  choices['sampling.method'] = samplers.METHODS
-  choices['sampling.order'] = samplers.DPM_ORDERS
-  choices['sampling.dpm_method'] = samplers.DPM_METHODS
-  choices['sampling.dpm_predict'] = samplers.PREDICTIONS
-  choices['sampling.schedule'] = samplers.SCHEDULES
-  import data
-  from data import toy
-  choices['data.dataset'] = tuple(toy.TOY_DATASETS) + tuple(data.IMAGE_DATASETS)
-  from models import classifier
-  choices['classifier.name'] = classifier.CLASSIFIER_NAMES
-  for path, allowed in choices.items():
+  for path, allowed in CHOICES.items():
     value = _get(config, path)
-    if value is not _MISSING and value not in allowed:
-      raise ConfigError(f"config.{path}={value!r} is not allowed; allowed: {', '.join(map(str, allowed))}")
-  for path in POSITIVE_INTS:
-    value = _get(config, path)
-    if value is _MISSING:
-      continue
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-      raise ConfigError(f"config.{path}={value!r} must be a positive integer")
-  for path in BOOLS:
-    value = _get(config, path)
-    if value is not _MISSING and not isinstance(value, bool):
-      raise ConfigError(f"config.{path}={value!r} must be True or False")
+    # `True in (1, 2, 3)` holds in Python; a bool is never a choice here.
+    if value is not _MISSING and (value not in allowed or checks.is_bool(value)):
+      raise ConfigError(not_allowed(f'config.{path}', value, allowed))
+  for paths, require in ((POSITIVE_INTS, checks.require_positive_int),
+                         (BOOLS, checks.require_bool)):
+    for path in paths:
+      value = _get(config, path)
+      if value is not _MISSING:
+        try:
+          require(f'config.{path}', value)
+        except ValueError as err:
+          raise ConfigError(str(err)) from None
   _check_ranges(config)
   _check_controllable(config)
   if not config.training.continuous and config.training.sde == 'subvpsde':
