@@ -1,44 +1,16 @@
 """NCSN++ cont. on LSUN bedroom 256x256 with the VE SDE.
 
-Run: python main.py --config configs/ve/bedroom_ncsnpp_continuous.py --workdir runs/bedroom_ncsnpp_continuous --mode train
+Run: python main.py --config configs/ve/bedroom_ncsnpp_continuous.py --workdir runs/ve_bedroom_ncsnpp_continuous --mode train
 Target: LSUN bedroom 256x256 samples of arXiv 2011.13456 (Appendix, sample figures).
 """
+from configs import blocks
 from configs.default_lsun_configs import get_default_configs
 
 
 def get_config():
   config = get_default_configs()
-  training = config.training
-  training.sde = 'vesde'
-  training.continuous = True
-
-  sampling = config.sampling
-  sampling.method = 'pc'
-  sampling.predictor = 'reverse_diffusion'
-  sampling.corrector = 'langevin'
-
-  data = config.data
-  data.category = 'bedroom'
-
-  model = config.model
-  model.name = 'ncsnpp'
-  model.scale_by_sigma = True
-  model.ema_rate = 0.999
-  model.nonlinearity = 'swish'
-  model.nf = 128
-  model.ch_mult = (1, 1, 2, 2, 2, 2, 2)
-  model.num_res_blocks = 2
-  model.attn_resolutions = (16,)
-  model.resamp_with_conv = True
-  model.conditional = True
-  model.fir = True
-  model.fir_kernel = (1, 3, 3, 1)
-  model.skip_rescale = True
-  model.resblock_type = 'biggan'
-  model.progressive = 'output_skip'
-  model.progressive_input = 'input_skip'
-  model.progressive_combine = 'sum'
-  model.init_scale = 0.0
-  model.embedding_type = 'fourier'
-  model.fourier_scale = 16.0
+  blocks.objective(config, 'vesde', continuous=True)
+  blocks.pc_sampler(config, 'reverse_diffusion', 'langevin')
+  config.data.category = 'bedroom'
+  blocks.ncsnpp_256(config)
   return config

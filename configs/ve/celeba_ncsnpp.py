@@ -1,40 +1,15 @@
 """NCSN++ on CelebA 64x64, SMLD (discrete VE, sigma_max 90).
 
-Run: python main.py --config configs/ve/celeba_ncsnpp.py --workdir runs/celeba_ncsnpp --mode train
+Run: python main.py --config configs/ve/celeba_ncsnpp.py --workdir runs/ve_celeba_ncsnpp --mode train
 Target: CelebA 64x64 samples of arXiv 2011.13456 (Appendix); the author reports FID about 2.5.
 """
+from configs import blocks
 from configs.default_celeba_configs import get_default_configs
 
 
 def get_config():
   config = get_default_configs()
-  training = config.training
-  training.sde = 'vesde'
-  training.continuous = False
-
-  sampling = config.sampling
-  sampling.method = 'pc'
-  sampling.predictor = 'reverse_diffusion'
-  sampling.corrector = 'langevin'
-
-  model = config.model
-  model.name = 'ncsnpp'
-  model.scale_by_sigma = True
-  model.ema_rate = 0.999
-  model.nonlinearity = 'swish'
-  model.nf = 128
-  model.ch_mult = (1, 2, 2, 2)
-  model.num_res_blocks = 4
-  model.attn_resolutions = (16,)
-  model.resamp_with_conv = True
-  model.conditional = True
-  model.fir = True
-  model.fir_kernel = (1, 3, 3, 1)
-  model.skip_rescale = True
-  model.resblock_type = 'biggan'
-  model.progressive = 'none'
-  model.progressive_input = 'residual'
-  model.progressive_combine = 'sum'
-  model.init_scale = 0.0
-  model.embedding_type = 'positional'
+  blocks.objective(config, 'vesde', continuous=False)
+  blocks.pc_sampler(config, 'reverse_diffusion', 'langevin')
+  blocks.ncsnpp_ve(config, embedding_type='positional')
   return config

@@ -4,10 +4,10 @@ original's full-size noise-conditional Wide-ResNet classifier (WRN-28-10, 38,913
 The score model is the one `configs/ve/cifar10_ncsnpp_continuous.py` trains (same fields);
 this config adds the classifier and the controllable-generation fields:
 
-  python main.py --config configs/ve/cifar10_classifier.py --workdir runs/cifar10_ncsnpp_continuous --mode train_classifier
-  python main.py --config configs/ve/cifar10_classifier.py --workdir runs/cifar10_ncsnpp_continuous --mode conditional
-  python main.py --config configs/ve/cifar10_classifier.py --workdir runs/cifar10_ncsnpp_continuous --mode inpaint
-  python main.py --config configs/ve/cifar10_classifier.py --workdir runs/cifar10_ncsnpp_continuous --mode colorize
+  python main.py --config configs/ve/cifar10_classifier.py --workdir runs/ve_cifar10_ncsnpp_continuous --mode train_classifier
+  python main.py --config configs/ve/cifar10_classifier.py --workdir runs/ve_cifar10_ncsnpp_continuous --mode conditional
+  python main.py --config configs/ve/cifar10_classifier.py --workdir runs/ve_cifar10_ncsnpp_continuous --mode inpaint
+  python main.py --config configs/ve/cifar10_classifier.py --workdir runs/ve_cifar10_ncsnpp_continuous --mode colorize
 
 Target: Figure 4 (class-conditional CIFAR-10 samples) of arXiv 2011.13456. The
 classifier's training recipe (iterations, batch, rate) is ours: the original

@@ -1,42 +1,13 @@
 """NCSN++ cont. (deep: 8 blocks per resolution) on CIFAR-10 with the VE SDE.
 
-Run: python main.py --config configs/ve/cifar10_ncsnpp_deep_continuous.py --workdir runs/cifar10_ncsnpp_deep_continuous --mode train
+Run: python main.py --config configs/ve/cifar10_ncsnpp_deep_continuous.py --workdir runs/ve_cifar10_ncsnpp_deep_continuous --mode train
 Target: Table 3 of arXiv 2011.13456, "NCSN++ cont. (deep, VE)": FID 2.20, IS 9.89 (PC sampler).
 """
-from configs.default_cifar10_configs import get_default_configs
+from configs.ve import cifar10_ncsnpp_continuous
 
 
 def get_config():
-  config = get_default_configs()
-  training = config.training
-  training.sde = 'vesde'
-  training.continuous = True
-  training.n_iters = 950001
-
-  sampling = config.sampling
-  sampling.method = 'pc'
-  sampling.predictor = 'reverse_diffusion'
-  sampling.corrector = 'langevin'
-
-  model = config.model
-  model.name = 'ncsnpp'
-  model.scale_by_sigma = True
-  model.ema_rate = 0.999
-  model.nonlinearity = 'swish'
-  model.nf = 128
-  model.ch_mult = (1, 2, 2, 2)
-  model.num_res_blocks = 8
-  model.attn_resolutions = (16,)
-  model.resamp_with_conv = True
-  model.conditional = True
-  model.fir = True
-  model.fir_kernel = (1, 3, 3, 1)
-  model.skip_rescale = True
-  model.resblock_type = 'biggan'
-  model.progressive = 'none'
-  model.progressive_input = 'residual'
-  model.progressive_combine = 'sum'
-  model.init_scale = 0.0
-  model.embedding_type = 'fourier'
-  model.fourier_scale = 16.0
+  config = cifar10_ncsnpp_continuous.get_config()
+  config.training.n_iters = 950001
+  config.model.num_res_blocks = 8
   return config

@@ -1,6 +1,6 @@
 """NCSN++ cont. on FFHQ 256x256 with the VE SDE (sigma_max 348).
 
-Run: python main.py --config configs/ve/ffhq_256_ncsnpp_continuous.py --workdir runs/ffhq_256_ncsnpp_continuous --mode train
+Run: python main.py --config configs/ve/ffhq_256_ncsnpp_continuous.py --workdir runs/ve_ffhq_256_ncsnpp_continuous --mode train
 Target: FFHQ 256x256 samples of arXiv 2011.13456 (Appendix, sample figures).
 
 `configs/ve/celebahq_256_ncsnpp_continuous.py` with the FFHQ data.

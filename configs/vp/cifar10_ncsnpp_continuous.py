@@ -1,44 +1,16 @@
 """NCSN++ cont. on CIFAR-10 with the VP SDE.
 
-Run: python main.py --config configs/vp/cifar10_ncsnpp_continuous.py --workdir runs/cifar10_ncsnpp_continuous --mode train
+Run: python main.py --config configs/vp/cifar10_ncsnpp_continuous.py --workdir runs/vp_cifar10_ncsnpp_continuous --mode train
 Target: Architecture ablation of arXiv 2011.13456 (Appendix H): NCSN++ with the continuous VP objective.
 """
+from configs import blocks
 from configs.default_cifar10_configs import get_default_configs
 
 
 def get_config():
   config = get_default_configs()
-  training = config.training
-  training.sde = 'vpsde'
-  training.continuous = True
-  training.reduce_mean = True
-
-  sampling = config.sampling
-  sampling.method = 'pc'
-  sampling.predictor = 'euler_maruyama'
-  sampling.corrector = 'none'
-
-  data = config.data
-  data.centered = True
-
-  model = config.model
-  model.name = 'ncsnpp'
-  model.scale_by_sigma = False
-  model.ema_rate = 0.9999
-  model.nonlinearity = 'swish'
-  model.nf = 128
-  model.ch_mult = (1, 2, 2, 2)
-  model.num_res_blocks = 4
-  model.attn_resolutions = (16,)
-  model.resamp_with_conv = True
-  model.conditional = True
-  model.fir = True
-  model.fir_kernel = (1, 3, 3, 1)
-  model.skip_rescale = True
-  model.resblock_type = 'biggan'
-  model.progressive = 'none'
-  model.progressive_input = 'residual'
-  model.progressive_combine = 'sum'
-  model.init_scale = 0.0
-  model.embedding_type = 'positional'
+  blocks.objective(config, 'vpsde', continuous=True, reduce_mean=True)
+  blocks.pc_sampler(config, 'euler_maruyama', 'none')
+  config.data.centered = True
+  blocks.ncsnpp_vp(config)
   return config

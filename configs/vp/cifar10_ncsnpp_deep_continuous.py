@@ -4,11 +4,11 @@ Run: python main.py --config configs/vp/cifar10_ncsnpp_deep_continuous.py --work
 Target: Architecture ablation of arXiv 2011.13456 (Appendix H): deep NCSN++ with the VP SDE
 (the original's config of this name; its checkpoint was not among the released ones).
 """
-from configs.subvp import cifar10_ncsnpp_deep_continuous as subvp_deep
+from configs.vp import cifar10_ncsnpp_continuous
 
 
 def get_config():
-  """The sub-VP deep NCSN++ config with the VP SDE: the original's two files differ only there."""
-  config = subvp_deep.get_config()
-  config.training.sde = 'vpsde'
+  config = cifar10_ncsnpp_continuous.get_config()
+  config.training.n_iters = 950001
+  config.model.num_res_blocks = 8
   return config

@@ -3,40 +3,13 @@
 Run: python main.py --config configs/ve/ncsn/celeba_124.py --workdir runs/ve_ncsn_celeba_124 --mode train
 Target: the technique ablation of Song & Ermon 2020 (NCSNv2), not a row of arXiv 2011.13456.
 """
-from configs.default_celeba_configs import get_default_configs
+from configs.ve.ncsn import celeba
 
 
 def get_config():
-  config = get_default_configs()
-  training = config.training
-  training.sde = 'vesde'
-  training.continuous = False
-
-  sampling = config.sampling
-  sampling.method = 'pc'
-  sampling.predictor = 'none'
-  sampling.corrector = 'ald'
-  sampling.n_steps_each = 5
-  sampling.snr = 0.128
-
-  model = config.model
-  del model.embedding_type          # NCSN conditions its normalisation on the noise index instead
-  del model.dropout                 # NCSN has no dropout
-  model.name = 'ncsn'
-  model.scale_by_sigma = False
-  model.num_scales = 500
-  model.ema_rate = 0.
-  model.normalization = 'InstanceNorm++'
-  model.nonlinearity = 'elu'
-  model.nf = 128
-  model.interpolation = 'bilinear'
-
-  optim = config.optim
-  optim.weight_decay = 0.
-  optim.optimizer = 'Adam'
-  optim.lr = 1e-3
-  optim.beta1 = 0.9
-  optim.eps = 1e-8
-  optim.warmup = 0
-  optim.grad_clip = -1.
+  config = celeba.get_config()
+  config.model.sigma_max = 90.            # technique 1: the largest distance between images
+  config.model.num_scales = 500           # technique 2
+  config.sampling.n_steps_each = 5        # technique 4
+  config.sampling.snr = 0.128
   return config

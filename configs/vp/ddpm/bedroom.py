@@ -4,40 +4,17 @@ Run: python main.py --config configs/vp/ddpm/bedroom.py --workdir runs/vp_ddpm_b
 Target: the LSUN bedroom 256x256 model of Ho et al. 2020 (DDPM), sampled with ancestral sampling; no table
 of arXiv 2011.13456 reports it.
 """
+from configs import blocks
 from configs.default_lsun_configs import get_default_configs
 
 
 def get_config():
   config = get_default_configs()
-  training = config.training
-  training.sde = 'vpsde'
-  training.continuous = False
-  training.reduce_mean = True
-
-  sampling = config.sampling
-  sampling.method = 'pc'
-  sampling.predictor = 'ancestral_sampling'
-  sampling.corrector = 'none'
-
-  data = config.data
-  data.category = 'bedroom'
-  data.centered = True
-
-  model = config.model
-  del model.embedding_type          # DDPM always embeds labels sinusoidally
-  model.name = 'ddpm'
-  model.scale_by_sigma = False
-  model.num_scales = 1000
-  model.ema_rate = 0.9999
-  model.normalization = 'GroupNorm'
-  model.nonlinearity = 'swish'
-  model.nf = 128
-  model.ch_mult = (1, 1, 2, 2, 4, 4)
-  model.num_res_blocks = 2
-  model.attn_resolutions = (16,)
-  model.resamp_with_conv = True
-  model.conditional = True
-
-  optim = config.optim
-  optim.lr = 2e-5
+  blocks.objective(config, 'vpsde', continuous=False, reduce_mean=True)
+  blocks.pc_sampler(config, 'ancestral_sampling', 'none')
+  config.data.category = 'bedroom'
+  config.data.centered = True
+  blocks.ddpm(config, ch_mult=(1, 1, 2, 2, 4, 4))
+  config.model.num_scales = 1000
+  config.optim.lr = 2e-5
   return config
