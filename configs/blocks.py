@@ -3,8 +3,10 @@
 Each helper sets fields on a config in the order the original score_sde's
 config files list them, so `config.json` (insertion-ordered) reads as before.
 Fields the defaults already hold keep their place; a config file sets what
-differs after calling the helper.
+differs after calling the helper. The `small_*` helpers build the sections the
+CPU-sized defaults (configs/toy, configs/digits) share.
 """
+import ml_collections
 
 
 def objective(config, sde, *, continuous, reduce_mean=None):
@@ -23,6 +25,30 @@ def pc_sampler(config, predictor, corrector):
   sampling.method = 'pc'
   sampling.predictor = predictor
   sampling.corrector = corrector
+
+
+def ve_objective(config, *, continuous):
+  """The VE SDE (SMLD when discrete) sampled by PC with reverse diffusion and Langevin, as the
+  original's VE configs."""
+  objective(config, 'vesde', continuous=continuous)
+  pc_sampler(config, 'reverse_diffusion', 'langevin')
+
+
+def vp_objective(config, *, continuous, predictor):
+  """The VP SDE (DDPM when discrete) with the loss averaged over pixels, data centred in
+  [-1, 1] and the PC sampler with `predictor` and no corrector, as the original's VP configs."""
+  objective(config, 'vpsde', continuous=continuous, reduce_mean=True)
+  pc_sampler(config, predictor, 'none')
+  config.data.centered = True
+
+
+def ncsnv2_techniques(config, *, sigma_max, num_scales, snr):
+  """NCSN with NCSNv2's techniques 1 (sigma_max: the largest distance between training images),
+  2 (`num_scales` levels) and 4 (5 Langevin steps per level at this SNR)."""
+  config.model.sigma_max = sigma_max
+  config.model.num_scales = num_scales
+  config.sampling.n_steps_each = 5
+  config.sampling.snr = snr
 
 
 def ncsnpp_resampling(model, *, fir, progressive='none', progressive_input='none'):
@@ -132,3 +158,91 @@ def ncsn(config, *, name='ncsn', scale_by_sigma=False, ema_rate, lr, num_scales,
   optim.lr = lr
   optim.warmup = 0
   optim.grad_clip = -1.
+
+
+def small_training(config, *, batch_size, n_iters, n_jitted_steps, log_freq, snapshot_freq,
+                   snapshot_freq_for_preemption, eval_at_end=None):
+  """The `training` section of the CPU-sized runs: VP SDE in continuous time, the loss averaged
+  over dimensions and unweighted (VP's g^2/s^2 weight ~ 1/t makes it too noisy on small runs),
+  a sample figure at each snapshot; the preemption checkpoint (kept 1) is where a killed run
+  resumes."""
+  config.training = training = ml_collections.ConfigDict()
+  training.sde = 'vpsde'
+  training.continuous = True
+  training.reduce_mean = True
+  training.likelihood_weighting = False
+  training.batch_size = batch_size
+  training.n_iters = n_iters
+  training.n_jitted_steps = n_jitted_steps
+  training.log_freq = log_freq
+  training.snapshot_freq = snapshot_freq
+  training.snapshot_freq_for_preemption = snapshot_freq_for_preemption
+  training.snapshot_sampling = True
+  if eval_at_end is not None:
+    training.eval_at_end = eval_at_end   # `--mode train` ends with `--mode eval` of the last snapshot
+  training.restore_fallback = False   # True: a corrupt newest checkpoint falls back to the previous
+
+
+def small_sampling(config, *, corrector):
+  """The `sampling` section of the CPU-sized runs: PC, reverse diffusion, one corrector step."""
+  config.sampling = sampling = ml_collections.ConfigDict()
+  pc_sampler(config, 'reverse_diffusion', corrector)
+  sampling.snr = 0.16
+  sampling.n_steps_each = 1
+  sampling.noise_removal = True
+  sampling.probability_flow = False
+
+
+def small_sde_scales(model, *, num_scales, sigma_max):
+  """The EMA rate and the SDEs' fields of the CPU-sized runs (VP: beta 0.1 -> 20, the paper's;
+  VE: sigma 0.01 -> `sigma_max`, above the data's largest pairwise distance)."""
+  model.ema_rate = 0.999
+  model.num_scales = num_scales
+  model.beta_min = 0.1
+  model.beta_max = 20.
+  model.sigma_min = 0.01
+  model.sigma_max = sigma_max
+
+
+def small_adam(config, *, lr):
+  """The `optim` section of the CPU-sized runs: Adam, 200 warm-up steps, clipping at 1, and a
+  cosine decay to 0 at n_iters (a sharper final score)."""
+  config.optim = optim = ml_collections.ConfigDict()
+  optim.optimizer = 'Adam'
+  optim.lr = lr
+  optim.beta1 = 0.9
+  optim.eps = 1e-8
+  optim.weight_decay = 0.
+  optim.warmup = 200
+  optim.grad_clip = 1.
+  optim.schedule = 'cosine'
+
+
+def classifier(config, *, blocks_per_group, channel_multiplier, embedding_size, n_iters,
+               batch_size, snapshot_freq, lr, ema_rate):
+  """The noise-conditional Wide-ResNet classifier for class-conditional sampling (--mode
+  train_classifier; fields documented in models/classifier.py and training/classifier.py)."""
+  config.classifier = section = ml_collections.ConfigDict()
+  section.name = 'wideresnet'
+  section.blocks_per_group = blocks_per_group
+  section.channel_multiplier = channel_multiplier
+  section.embedding_size = embedding_size
+  section.num_classes = 10
+  section.n_iters = n_iters
+  section.batch_size = batch_size
+  section.snapshot_freq = snapshot_freq
+  section.lr = lr
+  section.ema_rate = ema_rate
+  section.workdir = ''             # '' = WORKDIR/classifier
+
+
+def controllable(config, *, baseline):
+  """--mode inpaint | colorize | conditional (evaluation/controllable.py documents them);
+  `baseline`: also score unconditional samples the same way."""
+  config.controllable = section = ml_collections.ConfigDict()
+  section.mask = 'left_half'     # center | left_half | random_pixels:P | a PNG (white = known)
+  section.labels = 'all'         # all (each class in turn) | comma-separated class indices
+  section.scale = 1.             # classifier guidance scale (1: the paper's method)
+  section.num_samples = 100
+  section.images = ''            # '' = the test split; or an .npz with `images` in [0, 1]
+  section.baseline = baseline

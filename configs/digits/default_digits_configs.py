@@ -15,32 +15,15 @@ data|noise, `schedule` logsnr|time_uniform|time_quadratic) and 'edm_heun'
 """
 import ml_collections
 
+from configs import blocks
+
 
 def get_default_configs():
   config = ml_collections.ConfigDict()
-  config.training = training = ml_collections.ConfigDict()
-  training.sde = 'vpsde'
-  training.continuous = True
-  training.reduce_mean = True
-  training.likelihood_weighting = False
-  training.batch_size = 32
-  training.n_iters = 3000
-  training.n_jitted_steps = 10
-  training.log_freq = 50
-  training.snapshot_freq = 1500
-  training.snapshot_freq_for_preemption = 500
-  training.snapshot_sampling = True
-  training.eval_at_end = True         # `--mode train` ends with `--mode eval` of the last snapshot
-  training.restore_fallback = False   # True: a corrupt newest checkpoint falls back to the previous
-
-  config.sampling = sampling = ml_collections.ConfigDict()
-  sampling.method = 'pc'
-  sampling.predictor = 'reverse_diffusion'
-  sampling.corrector = 'none'
-  sampling.snr = 0.16
-  sampling.n_steps_each = 1
-  sampling.noise_removal = True
-  sampling.probability_flow = False
+  blocks.small_training(config, batch_size=32, n_iters=3000, n_jitted_steps=10, log_freq=50,
+                        snapshot_freq=1500, snapshot_freq_for_preemption=500, eval_at_end=True)
+  blocks.small_sampling(config, corrector='none')
+  sampling = config.sampling
   # The fast samplers' fields (module docstring; samplers.get_sampler):
   sampling.num_steps = 19             # ddim / dpm_solver / edm_heun
   sampling.eta = 0.                   # ddim: 0 deterministic, 1 the posterior's full noise
@@ -85,61 +68,21 @@ def get_default_configs():
   model.dropout = 0.1
   model.resamp_with_conv = True
   model.conditional = True
-  model.fir = False
-  model.fir_kernel = (1, 3, 3, 1)
-  model.skip_rescale = True
-  model.resblock_type = 'biggan'
-  model.progressive = 'none'
-  model.progressive_input = 'none'
-  model.progressive_combine = 'sum'
-  model.init_scale = 0.
+  blocks.ncsnpp_resampling(model, fir=False)
   model.embedding_type = 'positional'
   model.scale_by_sigma = False
   model.nonlinearity = 'swish'
   model.dtype = 'float32'
-  model.ema_rate = 0.999
-  model.num_scales = 500       # PC sampling steps; also fixes the VP time labels t * (N - 1)
-  model.beta_min = 0.1
-  model.beta_max = 20.
-  model.sigma_min = 0.01
-  model.sigma_max = 12.
+  # num_scales: PC sampling steps; also fixes the VP time labels t * (N - 1).
+  blocks.small_sde_scales(model, num_scales=500, sigma_max=12.)
+  blocks.small_adam(config, lr=1e-3)
 
-  config.optim = optim = ml_collections.ConfigDict()
-  optim.optimizer = 'Adam'
-  optim.lr = 1e-3
-  optim.beta1 = 0.9
-  optim.eps = 1e-8
-  optim.weight_decay = 0.
-  optim.warmup = 200
-  optim.grad_clip = 1.
-  optim.schedule = 'cosine'
-
-  # Noise-conditional classifier for class-conditional sampling (--mode train_classifier;
-  # fields documented in models/classifier.py and training/classifier.py).
-  config.classifier = classifier = ml_collections.ConfigDict()
-  classifier.name = 'wideresnet'
-  classifier.blocks_per_group = 1
   # Widths 16, 32, 64: a class-conditional PC step (score + this classifier's gradient)
   # costs 1.37-1.45 plain ones, goal <= 1.6 (benchmarks/controllable.py; widths 32, 64,
   # 128 cost 2.1-2.2, for ~10 points more conditional accuracy: README).
-  classifier.channel_multiplier = 1
-  classifier.embedding_size = 32
-  classifier.num_classes = 10
-  classifier.n_iters = 2000
-  classifier.batch_size = 64
-  classifier.snapshot_freq = 1000
-  classifier.lr = 1e-3
-  classifier.ema_rate = 0.999
-  classifier.workdir = ''             # '' = WORKDIR/classifier
-
-  # --mode inpaint | colorize | conditional (evaluation/controllable.py documents them).
-  config.controllable = controllable = ml_collections.ConfigDict()
-  controllable.mask = 'left_half'     # center | left_half | random_pixels:P | a PNG (white = known)
-  controllable.labels = 'all'         # all (each class in turn) | comma-separated class indices
-  controllable.scale = 1.             # classifier guidance scale (1: the paper's method)
-  controllable.num_samples = 100
-  controllable.images = ''            # '' = the test split; or an .npz with `images` in [0, 1]
-  controllable.baseline = True        # also score unconditional samples the same way
+  blocks.classifier(config, blocks_per_group=1, channel_multiplier=1, embedding_size=32,
+                    n_iters=2000, batch_size=64, snapshot_freq=1000, lr=1e-3, ema_rate=0.999)
+  blocks.controllable(config, baseline=True)
 
   config.seed = 0
   return config

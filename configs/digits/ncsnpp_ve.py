@@ -21,5 +21,4 @@ def get_config():
   model.embedding_type = 'fourier'
   model.fourier_scale = 16.
   model.scale_by_sigma = True
-  model.init_scale = 0.
   return config

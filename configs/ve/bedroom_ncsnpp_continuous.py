@@ -9,8 +9,7 @@ from configs.default_lsun_configs import get_default_configs
 
 def get_config():
   config = get_default_configs()
-  blocks.objective(config, 'vesde', continuous=True)
-  blocks.pc_sampler(config, 'reverse_diffusion', 'langevin')
+  blocks.ve_objective(config, continuous=True)
   config.data.category = 'bedroom'
   blocks.ncsnpp_256(config)
   return config

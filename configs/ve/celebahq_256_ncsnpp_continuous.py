@@ -9,8 +9,7 @@ from configs.default_lsun_configs import get_default_configs
 
 def get_config():
   config = get_default_configs()
-  blocks.objective(config, 'vesde', continuous=True)
-  blocks.pc_sampler(config, 'reverse_diffusion', 'langevin')
+  blocks.ve_objective(config, continuous=True)
   data = config.data
   data.dataset = 'CelebAHQ'
   data.image_size = 256

@@ -9,8 +9,7 @@ from configs.default_ffhq_configs import get_default_configs
 
 def get_config():
   config = get_default_configs()
-  blocks.objective(config, 'vesde', continuous=True, reduce_mean=False)
-  blocks.pc_sampler(config, 'reverse_diffusion', 'langevin')
+  blocks.ve_objective(config, continuous=True)
   config.data.dataset = 'CelebAHQ'
   config.data.tfrecords_path = 'data/celebahq/celebahq-r10.tfrecords'
   blocks.ncsnpp_ve(config, ema_rate=0.9999, nf=16, ch_mult=(1, 2, 4, 8, 16, 32, 32, 32),

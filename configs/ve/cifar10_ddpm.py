@@ -14,7 +14,6 @@ from configs.default_cifar10_configs import get_default_configs
 
 def get_config():
   config = get_default_configs()
-  blocks.objective(config, 'vesde', continuous=False)
-  blocks.pc_sampler(config, 'reverse_diffusion', 'langevin')
+  blocks.ve_objective(config, continuous=False)
   blocks.ddpm(config, scale_by_sigma=True, ema_rate=0.999)
   return config

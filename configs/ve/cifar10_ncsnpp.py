@@ -9,8 +9,12 @@ from configs.default_cifar10_configs import get_default_configs
 
 
 def get_config():
-  config = get_default_configs()
-  blocks.objective(config, 'vesde', continuous=False)
-  blocks.pc_sampler(config, 'reverse_diffusion', 'langevin')
+  return smld_ncsnpp(get_default_configs())
+
+
+def smld_ncsnpp(config):
+  """NCSN++ with the discrete SMLD objective on top of a dataset's defaults (CelebA's:
+  configs/ve/celeba_ncsnpp.py)."""
+  blocks.ve_objective(config, continuous=False)
   blocks.ncsnpp_ve(config, embedding_type='positional')
   return config

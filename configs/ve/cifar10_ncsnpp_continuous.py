@@ -9,7 +9,6 @@ from configs.default_cifar10_configs import get_default_configs
 
 def get_config():
   config = get_default_configs()
-  blocks.objective(config, 'vesde', continuous=True)
-  blocks.pc_sampler(config, 'reverse_diffusion', 'langevin')
+  blocks.ve_objective(config, continuous=True)
   blocks.ncsnpp_ve(config)
   return config

@@ -9,8 +9,6 @@ from configs.default_cifar10_configs import get_default_configs
 
 def get_config():
   config = get_default_configs()
-  blocks.objective(config, 'vpsde', continuous=True, reduce_mean=True)
-  blocks.pc_sampler(config, 'euler_maruyama', 'none')
-  config.data.centered = True
+  blocks.vp_objective(config, continuous=True, predictor='euler_maruyama')
   blocks.ncsnpp_vp(config)
   return config

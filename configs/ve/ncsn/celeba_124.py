@@ -3,13 +3,11 @@
 Run: python main.py --config configs/ve/ncsn/celeba_124.py --workdir runs/ve_ncsn_celeba_124 --mode train
 Target: the technique ablation of Song & Ermon 2020 (NCSNv2), not a row of arXiv 2011.13456.
 """
+from configs import blocks
 from configs.ve.ncsn import celeba
 
 
 def get_config():
   config = celeba.get_config()
-  config.model.sigma_max = 90.            # technique 1: the largest distance between images
-  config.model.num_scales = 500           # technique 2
-  config.sampling.n_steps_each = 5        # technique 4
-  config.sampling.snr = 0.128
+  blocks.ncsnv2_techniques(config, sigma_max=90., num_scales=500, snr=0.128)
   return config

@@ -3,13 +3,11 @@
 Run: python main.py --config configs/ve/ncsn/cifar10_124.py --workdir runs/ve_ncsn_cifar10_124 --mode train
 Target: the technique ablation of Song & Ermon 2020 (NCSNv2), not a row of arXiv 2011.13456.
 """
+from configs import blocks
 from configs.ve.ncsn import cifar10
 
 
 def get_config():
   config = cifar10.get_config()
-  config.model.sigma_max = 50.            # technique 1: the largest distance between images
-  config.model.num_scales = 232           # technique 2
-  config.sampling.n_steps_each = 5        # technique 4
-  config.sampling.snr = 0.176
+  blocks.ncsnv2_techniques(config, sigma_max=50., num_scales=232, snr=0.176)
   return config

@@ -10,10 +10,8 @@ from configs.default_lsun_configs import get_default_configs
 
 def get_config():
   config = get_default_configs()
-  blocks.objective(config, 'vpsde', continuous=False, reduce_mean=True)
-  blocks.pc_sampler(config, 'ancestral_sampling', 'none')
+  blocks.vp_objective(config, continuous=False, predictor='ancestral_sampling')
   config.data.category = 'bedroom'
-  config.data.centered = True
   blocks.ddpm(config, ch_mult=(1, 1, 2, 2, 4, 4))
   config.model.num_scales = 1000
   config.optim.lr = 2e-5

@@ -12,8 +12,6 @@ from configs.default_cifar10_configs import get_default_configs
 
 def get_config():
   config = get_default_configs()
-  blocks.objective(config, 'vpsde', continuous=False, reduce_mean=True)
-  blocks.pc_sampler(config, 'ancestral_sampling', 'none')
-  config.data.centered = True
+  blocks.vp_objective(config, continuous=False, predictor='ancestral_sampling')
   blocks.ddpm(config)
   return config
