@@ -46,32 +46,25 @@ def get_sde_loss_fn(sde, model, train, reduce_mean=True, continuous=True,
   return loss_fn
 
 
-def _apply(model, train):
-  def apply(params, x, labels, rng):
-    if train:
-      return model.apply(params, x, labels, train=True, rngs={'dropout': rng})
-    return model.apply(params, x, labels, train=False)
-  return apply
-
-
 def get_smld_loss_fn(vesde, model, train, reduce_mean=False):
   """NCSN's loss: sigma_i^2-weighted DSM over the discrete noise levels.
 
-  The label fed to the network is the index i into the sigmas in decreasing
-  order, the discrete-VE convention of `models.scoring.noise_labels`.
+  Level i (uniform) is the i-th largest sigma; the network sees it through
+  the score function at the level's time `scoring.discrete_times` (whose
+  discrete-VE label is i), never through a label of its own.
   """
   if not isinstance(vesde, VESDE):
     raise ValueError(f"the SMLD loss needs a VESDE, got {type(vesde).__name__}")
-  sigmas_desc = jnp.asarray(vesde.discrete_sigmas[::-1], jnp.float32)
+  score_fn = scoring.get_score_fn(vesde, model, continuous=False, train=train)
   reduce = _reduce(reduce_mean)
-  apply = _apply(model, train)
 
   def loss_fn(rng, params, batch):
     i_rng, z_rng, drop_rng = jax.random.split(rng, 3)
-    labels = jax.random.randint(i_rng, (batch.shape[0],), 0, vesde.N)
-    sigmas = sigmas_desc.astype(batch.dtype)[labels]
+    levels = jax.random.randint(i_rng, (batch.shape[0],), 0, vesde.N)
+    t = jnp.asarray(scoring.discrete_times(vesde, batch.dtype))[levels]
+    sigmas = jnp.asarray(vesde.discrete_sigmas[::-1], batch.dtype)[levels]
     noise = batch_mul(sigmas, jax.random.normal(z_rng, batch.shape, batch.dtype))
-    score = apply(params, batch + noise, labels, drop_rng).astype(batch.dtype)
+    score = score_fn(params, batch + noise, t, drop_rng if train else None)
     target = -batch_mul(1. / sigmas ** 2, noise)
     return jnp.mean(reduce(jnp.square(score - target)) * sigmas ** 2)
 
@@ -79,22 +72,26 @@ def get_smld_loss_fn(vesde, model, train, reduce_mean=False):
 
 
 def get_ddpm_loss_fn(vpsde, model, train, reduce_mean=True):
-  """DDPM's loss: MSE between the network's output and the noise, at a uniform step i."""
+  """DDPM's loss: MSE between the predicted and the true noise, at a uniform step i.
+
+  The predicted noise is -sqrt(1 - abar_i) * score, the score taken at the
+  step's time `scoring.discrete_times` (whose discrete-VP label is i).
+  """
   if not isinstance(vpsde, VPSDE) or isinstance(vpsde, subVPSDE):
     raise ValueError(f"the DDPM loss needs a VPSDE, got {type(vpsde).__name__}")
+  score_fn = scoring.get_score_fn(vpsde, model, continuous=False, train=train)
   reduce = _reduce(reduce_mean)
-  apply = _apply(model, train)
 
   def loss_fn(rng, params, batch):
     i_rng, z_rng, drop_rng = jax.random.split(rng, 3)
-    labels = jax.random.randint(i_rng, (batch.shape[0],), 0, vpsde.N)
-    a = jnp.asarray(vpsde.sqrt_alphas_cumprod, batch.dtype)[labels]
-    s = jnp.asarray(vpsde.sqrt_1m_alphas_cumprod, batch.dtype)[labels]
+    levels = jax.random.randint(i_rng, (batch.shape[0],), 0, vpsde.N)
+    t = jnp.asarray(scoring.discrete_times(vpsde, batch.dtype))[levels]
+    a = jnp.asarray(vpsde.sqrt_alphas_cumprod, batch.dtype)[levels]
+    s = jnp.asarray(vpsde.sqrt_1m_alphas_cumprod, batch.dtype)[levels]
     noise = jax.random.normal(z_rng, batch.shape, batch.dtype)
     perturbed = batch_mul(a, batch) + batch_mul(s, noise)
-    # Label = step index i, which is t_i * (N - 1): the VP convention of models.scoring.
-    out = apply(params, perturbed, labels.astype(batch.dtype), drop_rng).astype(batch.dtype)
-    return jnp.mean(reduce(jnp.square(out - noise)))
+    score = score_fn(params, perturbed, t, drop_rng if train else None)
+    return jnp.mean(reduce(jnp.square(batch_mul(s, score) + noise)))
 
   return loss_fn
 
