@@ -37,6 +37,7 @@ import numpy as np
 import optax
 
 from evaluation import metrics
+from utils import params_npz
 
 NUM_LEVELS = 17   # grey levels 0..16 of the digits
 NUM_CLASSES = 10
@@ -135,10 +136,8 @@ def train_classifier(epochs: int = TRAIN_EPOCHS, seed: int = SEED):
 
 
 def save_params(params, path):
-  flat = {f'{layer}/{name}': np.asarray(v, np.float32)
-          for layer, leaves in params.items() for name, v in leaves.items()}
-  with open(path, 'wb') as f:  # a file object, so numpy does not append '.npz'
-    np.savez(f, **flat)
+  """Writes the classifier's parameters as the .npz `load_params` reads (`utils.params_npz`)."""
+  params_npz.save(path, params)
 
 
 def load_params(path=DEFAULT_WEIGHTS):
@@ -147,18 +146,9 @@ def load_params(path=DEFAULT_WEIGHTS):
     raise FileNotFoundError(
         f"digits classifier weights {path!r} do not exist; write them with "
         f"`python -m evaluation.digits_classifier --out {path}` (trains in seconds, deterministic)")
-  params = {}
-  with np.load(path) as data:
-    for key in data.files:
-      layer, name = key.split('/')
-      params.setdefault(layer, {})[name] = jnp.asarray(data[key], jnp.float32)
   expected = jax.eval_shape(DigitsClassifier().init, jax.random.PRNGKey(0),
                             jnp.zeros((1, 8, 8, 1), jnp.float32))['params']
-  if jax.tree_util.tree_structure(params) != jax.tree_util.tree_structure(expected) or any(
-      a.shape != b.shape for a, b in zip(jax.tree_util.tree_leaves(params),
-                                         jax.tree_util.tree_leaves(expected))):
-    raise ValueError(f"{path!r} does not hold DigitsClassifier parameters")
-  return params
+  return params_npz.load(path, expected, f'DigitsClassifier parameters ({path!r})')
 
 
 @functools.lru_cache(maxsize=1)

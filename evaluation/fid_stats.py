@@ -20,7 +20,7 @@ rows of the first `kid_features` training images (split order, float32;
 10,000 by default, as the KID paper's subsets of 1000 need), which `eval`
 reads as the reference set for KID. On several hosts each host reads its own share of every
 batch; the hosts' (count, mean, scatter) are gathered and merged exactly
-(`merge_moments`), so every host ends with the same statistics.
+(`evaluation.metrics.merge_moments`), so every host ends with the same statistics.
 
 Where the file goes (`stats_path`): `config.eval.stats_path` when the config
 has that field and it is not empty, else
@@ -33,11 +33,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 
 import numpy as np
 
 from evaluation import metrics
+from evaluation.metrics import merge_moments
+from utils import atomic
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_STATS_DIR = os.path.join(REPO_ROOT, 'assets', 'stats')
@@ -75,58 +76,12 @@ def images_to_uint8(x, config) -> np.ndarray:
 def host_moments(running: metrics.RunningStatistics, single_row=None):
   """(count, mean (d,), scatter (d, d)) of a host's `RunningStatistics`, in float64.
 
-  scatter is the sum of centred outer products, (count - 1) * sigma. A host
-  that saw fewer than two images has no covariance to report: count 0 gives
-  zeros, count 1 needs that one feature row (`single_row`).
+  scatter is the sum of centred outer products, (count - 1) * sigma; a host
+  that saw no image gives zeros, one image gives that row and a zero scatter.
+  `single_row` (that one row) is no longer needed and is ignored.
   """
-  d = running.dim
-  if running.count >= 2:
-    mu, sigma = running.statistics()
-    return running.count, mu, sigma * (running.count - 1)
-  if running.count == 1:
-    if single_row is None:
-      raise ValueError("a host with one image must pass its feature row as single_row")
-    return 1, np.asarray(single_row, np.float64).reshape(d), np.zeros((d, d))
-  return 0, np.zeros(d), np.zeros((d, d))
-
-
-def merge_moments(counts, means, scatters):
-  """Merges per-part (count, mean, scatter) into those of the union, exactly.
-
-  Chan et al.'s pairwise rule: for parts a and b with n = n_a + n_b,
-  mean = mean_a + (mean_b - mean_a) n_b / n and
-  scatter = scatter_a + scatter_b + (mean_b - mean_a)(mean_b - mean_a)^T n_a n_b / n.
-  Parts with count 0 are skipped.
-
-  Args:
-    counts: (P,) non-negative integers.
-    means: (P, d).
-    scatters: (P, d, d).
-  Returns:
-    (count, mean (d,), scatter (d, d)), float64.
-  """
-  counts = np.asarray(counts, np.int64).reshape(-1)
-  means = np.asarray(means, np.float64)
-  scatters = np.asarray(scatters, np.float64)
-  p = counts.shape[0]
-  if means.ndim != 2 or means.shape[0] != p:
-    raise ValueError(f"means must have shape ({p}, d) to match counts, got {means.shape}")
-  d = means.shape[1]
-  if scatters.shape != (p, d, d):
-    raise ValueError(f"scatters must have shape ({p}, {d}, {d}), got {scatters.shape}")
-  if np.any(counts < 0):
-    raise ValueError(f"counts must be non-negative, got {counts.tolist()}")
-  total, mean, scatter = 0, np.zeros(d), np.zeros((d, d))
-  for n, m, s in zip(counts, means, scatters):
-    n = int(n)
-    if n == 0:
-      continue
-    new_total = total + n
-    delta = m - mean
-    scatter = scatter + s + np.outer(delta, delta) * (total * n / new_total)
-    mean = mean + delta * (n / new_total)
-    total = new_total
-  return total, mean, scatter
+  del single_row
+  return running.moments()
 
 
 def _allgather_float64(array):
@@ -171,25 +126,6 @@ def gather_rows(rows, chunk=1000):
 
 
 # ------------------------------------------------------------ the statistics
-
-
-def _write_atomic(path, **arrays):
-  """np.savez to a temporary file in the same directory, then rename over `path`.
-
-  A reader never sees a half-written file, and several hosts writing the same
-  statistics to a shared directory do not clobber each other's partial files.
-  """
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + '.', suffix='.tmp', dir=directory)
-  try:
-    with os.fdopen(fd, 'wb') as f:  # a file object: numpy does not append '.npz'
-      np.savez(f, **arrays)
-    os.replace(tmp, path)
-  except BaseException:
-    if os.path.exists(tmp):
-      os.remove(tmp)
-    raise
 
 
 def load_stats(path) -> dict:
@@ -259,18 +195,14 @@ def compute_dataset_stats(config, out_path=None, *, batch_size=None, max_images=
   num_batches = math.ceil(total / global_batch)
 
   running = metrics.RunningStatistics(inception.FEATURE_DIM)
-  single_row = None
   # This host's KID rows at their split positions; other hosts' rows stay zero.
   kid_rows = np.zeros((min(kid_features, total), inception.FEATURE_DIM), np.float32)
 
   def consume(pending):
-    nonlocal single_row
     features, keep, positions = pending
     features = np.asarray(jax.device_get(features))
     rows = features.astype(np.float64)[keep]
     running.update(rows)
-    if running.count == 1:
-      single_row = rows[0]
     wanted = keep & (positions < len(kid_rows))
     kid_rows[positions[wanted]] = features[wanted]
 
@@ -291,14 +223,14 @@ def compute_dataset_stats(config, out_path=None, *, batch_size=None, max_images=
   if pending is not None:
     consume(pending)
 
-  count, mean, scatter = gather_moments(*host_moments(running, single_row))
+  count, mean, scatter = gather_moments(*host_moments(running))
   if count != total:
     raise RuntimeError(f"the hosts saw {count} images but the split has {total}: the data "
                        "layout is not the one this function expects")
   sigma = scatter / (count - 1)
   kid_rows = gather_rows(kid_rows)
   path = stats_path(config) if out_path is None else os.fspath(out_path)
-  _write_atomic(path, mu=mean, sigma=sigma, num_images=np.int64(count), features=kid_rows)
+  atomic.save_npz(path, mu=mean, sigma=sigma, num_images=np.int64(count), features=kid_rows)
   return {'mu': mean, 'sigma': sigma, 'num_images': int(count), 'features': kid_rows,
           'path': path}
 

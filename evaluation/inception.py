@@ -11,11 +11,11 @@ Inputs follow pytorch-fid: images in [0, 1] (or uint8 in [0, 255]) are
 resized bilinearly (half-pixel centres, no antialiasing: torch's
 `interpolate(..., align_corners=False)`) to 299 x 299 and scaled to [-1, 1].
 Layout is NHWC. Each convolution's BatchNorm is folded into the convolution's
-kernel and bias by `evaluation.convert_inception`, since the network is only
+kernel and bias by `evaluation.tools.convert_inception`, since the network is only
 ever used for inference.
 
 Weights are never downloaded: `load_params(path)` reads the .npz that
-`python -m evaluation.convert_inception` writes from pytorch-fid's weight file.
+`python -m evaluation.tools.convert_inception` writes from pytorch-fid's weight file.
 """
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from utils import params_npz
+
 FID_WEIGHTS_URL = ('https://github.com/mseitzer/pytorch-fid/releases/download/fid_weights/'
                    'pt_inception-2015-12-05-6726825d.pth')
 INPUT_SIZE = 299
@@ -36,7 +38,7 @@ FEATURE_DIM = 2048
 HOW_TO_GET_WEIGHTS = (
     "This project never downloads weights. Fetch pytorch-fid's FID Inception weight file "
     f"yourself from {FID_WEIGHTS_URL} , convert it with "
-    "`python -m evaluation.convert_inception pt_inception-2015-12-05-6726825d.pth "
+    "`python -m evaluation.tools.convert_inception pt_inception-2015-12-05-6726825d.pth "
     "inception_fid.npz` (needs torch, for the conversion only), and point "
     "config.eval.inception_weights at the .npz.")
 
@@ -210,46 +212,18 @@ def init_params(seed: int = 0):
   return jax.tree_util.tree_map_with_path(draw, param_shapes())
 
 
-def _flatten(tree, prefix=''):
-  flat = {}
-  for key, value in tree.items():
-    path = f'{prefix}{key}'
-    if hasattr(value, 'items'):  # dict or flax FrozenDict
-      flat.update(_flatten(value, path + '/'))
-    else:
-      flat[path] = value
-  return flat
-
-
 def flatten_params(params):
-  """{'Mixed_5b/branch1x1/kernel': array, ...}, the .npz layout."""
-  return _flatten(params)
+  """{'Mixed_5b/branch1x1/kernel': array, ...}, the .npz layout (`utils.params_npz`)."""
+  return params_npz.flatten(params)
 
 
 def unflatten_params(flat):
   """Inverse of `flatten_params`, after checking the names and shapes are the network's."""
-  expected = flatten_params(param_shapes())
-  missing = sorted(set(expected) - set(flat))
-  unexpected = sorted(set(flat) - set(expected))
-  if missing or unexpected:
-    raise ValueError(f"these are not FID Inception parameters: missing {missing[:5]}"
-                     f"{' ...' if len(missing) > 5 else ''}, unexpected {unexpected[:5]}"
-                     f"{' ...' if len(unexpected) > 5 else ''}")
-  tree = {}
-  for path, value in flat.items():
-    value = np.asarray(value, dtype=np.float32)
-    if value.shape != expected[path].shape:
-      raise ValueError(f"parameter {path} has shape {value.shape}, expected {expected[path].shape}")
-    node = tree
-    *parents, leaf = path.split('/')
-    for name in parents:
-      node = node.setdefault(name, {})
-    node[leaf] = jnp.asarray(value)
-  return tree
+  return params_npz.from_flat(flat, param_shapes(), 'FID Inception parameters')
 
 
 def load_params(path):
-  """Reads the converted FID Inception weights (.npz from `evaluation.convert_inception`).
+  """Reads the converted FID Inception weights (.npz from `evaluation.tools.convert_inception`).
 
   Raises FileNotFoundError, saying how to obtain and convert the weights,
   when `path` is empty or does not exist.
@@ -261,16 +235,12 @@ def load_params(path):
   if not os.path.isfile(path):
     raise FileNotFoundError(f"FID Inception weight file {path!r} does not exist. "
                             f"{HOW_TO_GET_WEIGHTS}")
-  with np.load(path) as data:
-    flat = {key: data[key] for key in data.files}
-  return unflatten_params(flat)
+  return params_npz.load(path, param_shapes(), 'FID Inception parameters')
 
 
 def save_params(params, path):
-  """Writes parameters as the .npz `load_params` reads."""
-  arrays = {k: np.asarray(v, np.float32) for k, v in flatten_params(params).items()}
-  with open(path, 'wb') as f:  # a file object, so numpy does not append '.npz' to the name
-    np.savez(f, **arrays)
+  """Writes parameters as the .npz `load_params` reads (float32, atomically)."""
+  params_npz.save(path, params)
 
 
 # ------------------------------------------------------------------ features

@@ -7,7 +7,9 @@ evaluation, where precision matters more than speed.
 
 - `frechet_distance(mu1, sigma1, mu2, sigma2)`: the Frechet (2-Wasserstein)
   distance between two Gaussians, the quantity behind FID (Heusel et al. 2017).
-- `feature_statistics(features)` / `RunningStatistics`: the (mu, sigma) it needs.
+- `feature_statistics(features)` / `RunningStatistics`: the (mu, sigma) it needs;
+  `merge_pair` / `merge_moments`: the one exact merge of (count, mean, scatter)
+  of parts (batches, hosts) into those of their union.
 - `kernel_inception_distance(features_a, features_b)`: KID (Binkowski et al.
   2018), unbiased MMD^2 with the cubic polynomial kernel, averaged over random
   subsets.
@@ -147,18 +149,69 @@ class RunningStatistics:
       return self
     batch_mean = features.mean(axis=0)
     centred = features - batch_mean
-    delta = batch_mean - self._mean
-    total = self.count + n
-    self._scatter += centred.T @ centred + np.outer(delta, delta) * (self.count * n / total)
-    self._mean += delta * (n / total)
-    self.count = total
+    self.count, self._mean, self._scatter = merge_pair(
+        (self.count, self._mean, self._scatter), (n, batch_mean, centred.T @ centred))
     return self
+
+  def moments(self):
+    """(count, mean (dim,), scatter (dim, dim)) of the features seen, float64; zeros if none.
+
+    scatter is the sum of centred outer products, (count - 1) * sigma: what
+    `merge_moments` merges across hosts exactly.
+    """
+    return self.count, self._mean.copy(), self._scatter.copy()
 
   def statistics(self):
     """(mu, sigma) as `feature_statistics` returns them."""
     if self.count < 2:
       raise ValueError(f"need at least 2 features to estimate a covariance, got {self.count}")
     return self._mean.copy(), self._scatter / (self.count - 1)
+
+
+def merge_pair(a, b):
+  """(count, mean, scatter) of the union of two parts given as such triples, exactly.
+
+  Chan et al.'s pairwise rule: with n = n_a + n_b and delta = mean_b - mean_a,
+  mean = mean_a + delta n_b / n and
+  scatter = scatter_a + scatter_b + delta delta^T n_a n_b / n,
+  where scatter is the sum of centred outer products. It works on centred sums,
+  so it has none of the cancellation of accumulating raw second moments. A part
+  with count 0 leaves the other unchanged.
+  """
+  (n_a, mean_a, scatter_a), (n_b, mean_b, scatter_b) = a, b
+  if n_b == 0:
+    return n_a, mean_a, scatter_a
+  total = n_a + n_b
+  delta = mean_b - mean_a
+  return (total, mean_a + delta * (n_b / total),
+          scatter_a + scatter_b + np.outer(delta, delta) * (n_a * n_b / total))
+
+
+def merge_moments(counts, means, scatters):
+  """Merges per-part (count, mean, scatter) into those of the union, exactly (`merge_pair`).
+
+  Args:
+    counts: (P,) non-negative integers.
+    means: (P, d).
+    scatters: (P, d, d), each part's sum of centred outer products.
+  Returns:
+    (count, mean (d,), scatter (d, d)), float64.
+  """
+  counts = np.asarray(counts, np.int64).reshape(-1)
+  means = np.asarray(means, np.float64)
+  scatters = np.asarray(scatters, np.float64)
+  p = counts.shape[0]
+  if means.ndim != 2 or means.shape[0] != p:
+    raise ValueError(f"means must have shape ({p}, d) to match counts, got {means.shape}")
+  d = means.shape[1]
+  if scatters.shape != (p, d, d):
+    raise ValueError(f"scatters must have shape ({p}, {d}, {d}), got {scatters.shape}")
+  if np.any(counts < 0):
+    raise ValueError(f"counts must be non-negative, got {counts.tolist()}")
+  merged = (0, np.zeros(d), np.zeros((d, d)))
+  for n, m, s in zip(counts, means, scatters):
+    merged = merge_pair(merged, (int(n), m, s))
+  return merged
 
 
 def _polynomial_kernel(x, y):

@@ -3,7 +3,7 @@
 Needs torch, torchvision and pytorch-fid (skipped without them). pytorch-fid's
 network is built with random weights and randomised BatchNorm statistics
 (nothing is downloaded), its state_dict is converted by
-`python -m evaluation.convert_inception`, and both networks see the same images.
+`python -m evaluation.tools.convert_inception`, and both networks see the same images.
 """
 import importlib.metadata
 import importlib.util
@@ -15,7 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from evaluation import convert_inception, inception
+from evaluation import inception
+from evaluation.tools import convert_inception
 
 
 def _import_pytorch_fid_inception():
@@ -177,7 +178,7 @@ def test_missing_weights_error_says_how_to_get_them(tmp_path):
       inception.load_params(path)
     message = str(info.value)
     assert inception.FID_WEIGHTS_URL in message
-    assert 'python -m evaluation.convert_inception' in message
+    assert 'python -m evaluation.tools.convert_inception' in message
 
 
 def test_converter_rejects_foreign_state_dict():

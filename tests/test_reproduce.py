@@ -1,4 +1,4 @@
-"""The paper-table runner (`evaluation.reproduce`) on fake workdirs, and the table data.
+"""The paper-table runner (`evaluation.tables.reproduce`) on fake workdirs, and the table data.
 
 Workdirs are written by hand in temporary directories: `config.json` from our
 real config files (`get_config().to_json_best_effort()`, as `--mode train`
@@ -11,7 +11,7 @@ import os
 import numpy as np
 import pytest
 
-from evaluation import paper_tables, reproduce
+from evaluation.tables import paper_tables, reproduce
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -1,6 +1,6 @@
-"""Puts our runs beside the paper's numbers: `python -m evaluation.reproduce --table 2 --workdirs runs/*`.
+"""Puts our runs beside the paper's numbers: `python -m evaluation.tables.reproduce --table 2 --workdirs runs/*`.
 
-For each row of Table 1, 2 or 3 of Song et al. 2021 (`evaluation.paper_tables`)
+For each row of Table 1, 2 or 3 of Song et al. 2021 (`evaluation.tables.paper_tables`)
 it finds the runs that trained the row's model and the evaluation records
 that used the row's sampler, and prints the paper's figure, ours (with the
 step it was reached at) and the command that produced ours; a row without a
@@ -39,10 +39,11 @@ import sys
 
 import numpy as np
 
-from evaluation import paper_tables
-from evaluation.paper_tables import METRIC_NAMES, SAMPLER_METRICS
+import configs
+from evaluation.tables import paper_tables
+from evaluation.tables.paper_tables import METRIC_NAMES, SAMPLER_METRICS
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Fields that define the trained model besides `model.*`.
 IDENTITY_FIELDS = ('data.dataset', 'data.image_size', 'data.centered', 'training.sde',
                    'training.continuous', 'training.reduce_mean', 'training.likelihood_weighting')
@@ -295,7 +296,7 @@ def commands_for(row, reference=None, trained=False):
   """The `main.py` commands that produce the row: train (unless `trained`), then eval."""
   reference = reference_config(row) if reference is None else reference
   plain = _load_config_file(row.config)
-  workdir = 'runs/' + os.path.splitext(row.config)[0].replace('configs/', '', 1).replace('/', '_')
+  workdir = configs.workdir_for(row.config)   # the one its config's docstring gives
   base = f"python main.py --config {row.config} --workdir {workdir}"
   overrides = [f"--config.{key}={_flag_value(value)}" for key, value in row.overrides
                if _norm(_get(plain, key)) != _norm(value)]
@@ -367,7 +368,7 @@ def reproduce(table: int, workdirs=()):
 
 def main(argv=None):
   parser = argparse.ArgumentParser(
-      prog='python -m evaluation.reproduce',
+      prog='python -m evaluation.tables.reproduce',
       description='Our runs beside the numbers of Tables 1-3 of arXiv 2011.13456.')
   parser.add_argument('--table', type=int, required=True, choices=sorted(paper_tables.TABLES))
   parser.add_argument('--workdirs', nargs='*', default=[],

@@ -5,7 +5,7 @@ figures (`Figure(value, std)`; FID, IS, NLL in bits/dim on the CIFAR-10 test
 set), the config file of ours that trains the model, the config overrides
 that set the row's sampler, and which checkpoint the paper reports (Table 3:
 the checkpoint with the smallest FID over training; Table 2: the last one).
-`evaluation.reproduce` reads these rows and matches runs to them.
+`evaluation.tables.reproduce` reads these rows and matches runs to them.
 
 Where the numbers come from: the paper's text (ICLR 2021 camera-ready =
 arXiv v2), read in the ar5iv rendering of arXiv 2011.13456:
@@ -146,17 +146,38 @@ def _table1():
   return tuple(rows)
 
 
-# ------------------------------------------------------------------- Table 2
+# ------------------------------------------------------- Tables 2 and 3: our models
 
 _ODE = (('sampling.method', 'ode'),)
 _OTHER = 'Other work, quoted by the paper.'
+_QUOTED = 'The paper quotes the original paper; our config re-trains the model.'
+# Each model of ours in Tables 2 and 3, in the order both tables print them:
+# name -> (the config that trains it, Table 2's (NLL, FID) or None,
+# Table 3's (FID, IS, IS std) or None, Table 3's note).
+_OURS = {
+    'NCSN': ('configs/ve/ncsn/cifar10.py', None, (25.32, 8.87, .12), _QUOTED),
+    'NCSNv2': ('configs/ve/ncsnv2/cifar10.py', None, (10.87, 8.40, .07), _QUOTED),
+    'DDPM': ('configs/vp/ddpm/cifar10.py', (3.28, 3.37), (3.17, 9.46, .11), _QUOTED),
+    'DDPM cont. (VP)': ('configs/vp/ddpm/cifar10_continuous.py', (3.21, 3.69), None, ''),
+    'DDPM cont. (sub-VP)': ('configs/subvp/cifar10_ddpm_continuous.py', (3.05, 3.56), None, ''),
+    'DDPM++': ('configs/vp/cifar10_ddpmpp.py', None, (2.78, 9.64, None), ''),
+    'DDPM++ cont. (VP)': ('configs/vp/cifar10_ddpmpp_continuous.py', (3.16, 3.93),
+                          (2.55, 9.58, None), ''),
+    'DDPM++ cont. (sub-VP)': ('configs/subvp/cifar10_ddpmpp_continuous.py', (3.02, 3.16),
+                              (2.61, 9.56, None), ''),
+    'DDPM++ cont. (deep, VP)': ('configs/vp/cifar10_ddpmpp_deep_continuous.py', (3.13, 3.08),
+                                (2.41, 9.68, None), ''),
+    'DDPM++ cont. (deep, sub-VP)': ('configs/subvp/cifar10_ddpmpp_deep_continuous.py',
+                                    (2.99, 2.92), (2.41, 9.57, None), ''),
+    'NCSN++': ('configs/ve/cifar10_ncsnpp.py', None, (2.45, 9.73, None), ''),
+    'NCSN++ cont. (VE)': ('configs/ve/cifar10_ncsnpp_continuous.py', None, (2.38, 9.83, None), ''),
+    'NCSN++ cont. (deep, VE)': ('configs/ve/cifar10_ncsnpp_deep_continuous.py', None,
+                                (2.20, 9.89, None), ''),
+}
+_T2_NOTES = {'DDPM': "The paper evaluates Ho et al.'s released DDPM checkpoint; ours re-trains it."}
 
 
 def _table2():
-  def ours(name, bpd, fid, config, note=''):
-    return Row(2, name, {'bpd': _f(bpd), 'fid': _f(fid)}, config, _ODE, 'last',
-               note=note, source='Table 2')
-
   def other(name, bpd, fid=None, bound=False, note=_OTHER):
     paper = {'bpd': _f(bpd, bound=bound)}
     if fid is not None:
@@ -170,46 +191,22 @@ def _table2():
       other('Flow++', 3.29),
       other('DDPM (L)', 3.70, 13.51, bound=True, note=elbo),
       other('DDPM (L_simple)', 3.75, 3.17, bound=True, note=elbo),
-      ours('DDPM', 3.28, 3.37, 'configs/vp/ddpm/cifar10.py',
-           note="The paper evaluates Ho et al.'s released DDPM checkpoint; ours re-trains it."),
-      ours('DDPM cont. (VP)', 3.21, 3.69, 'configs/vp/ddpm/cifar10_continuous.py'),
-      ours('DDPM cont. (sub-VP)', 3.05, 3.56, 'configs/subvp/cifar10_ddpm_continuous.py'),
-      ours('DDPM++ cont. (VP)', 3.16, 3.93, 'configs/vp/cifar10_ddpmpp_continuous.py'),
-      ours('DDPM++ cont. (sub-VP)', 3.02, 3.16, 'configs/subvp/cifar10_ddpmpp_continuous.py'),
-      ours('DDPM++ cont. (deep, VP)', 3.13, 3.08, 'configs/vp/cifar10_ddpmpp_deep_continuous.py'),
-      ours('DDPM++ cont. (deep, sub-VP)', 2.99, 2.92,
-           'configs/subvp/cifar10_ddpmpp_deep_continuous.py'),
-  )
+  ) + tuple(Row(2, name, {'bpd': _f(t2[0]), 'fid': _f(t2[1])}, config, _ODE, 'last',
+                note=_T2_NOTES.get(name, ''), source='Table 2')
+            for name, (config, t2, _, _) in _OURS.items() if t2 is not None)
 
-
-# ------------------------------------------------------------------- Table 3
 
 def _table3():
-  def ours(name, fid, is_, config, is_std=None, note=''):
-    return Row(3, name, {'fid': _f(fid), 'is': _f(is_, is_std)}, config, (), 'best',
-               note=note, source='Table 3')
-
   def other(name, fid, is_):
     return Row(3, name, {'fid': _f(fid), 'is': _f(is_)}, note=_OTHER, source='Table 3')
 
-  quoted = 'The paper quotes the original paper; our config re-trains the model.'
   return (
       other('Conditional BigGAN', 14.73, 9.22),
       other('Conditional StyleGAN2-ADA', 2.42, 10.14),
       other('Unconditional StyleGAN2-ADA', 2.92, 9.83),
-      ours('NCSN', 25.32, 8.87, 'configs/ve/ncsn/cifar10.py', .12, quoted),
-      ours('NCSNv2', 10.87, 8.40, 'configs/ve/ncsnv2/cifar10.py', .07, quoted),
-      ours('DDPM', 3.17, 9.46, 'configs/vp/ddpm/cifar10.py', .11, quoted),
-      ours('DDPM++', 2.78, 9.64, 'configs/vp/cifar10_ddpmpp.py'),
-      ours('DDPM++ cont. (VP)', 2.55, 9.58, 'configs/vp/cifar10_ddpmpp_continuous.py'),
-      ours('DDPM++ cont. (sub-VP)', 2.61, 9.56, 'configs/subvp/cifar10_ddpmpp_continuous.py'),
-      ours('DDPM++ cont. (deep, VP)', 2.41, 9.68, 'configs/vp/cifar10_ddpmpp_deep_continuous.py'),
-      ours('DDPM++ cont. (deep, sub-VP)', 2.41, 9.57,
-           'configs/subvp/cifar10_ddpmpp_deep_continuous.py'),
-      ours('NCSN++', 2.45, 9.73, 'configs/ve/cifar10_ncsnpp.py'),
-      ours('NCSN++ cont. (VE)', 2.38, 9.83, 'configs/ve/cifar10_ncsnpp_continuous.py'),
-      ours('NCSN++ cont. (deep, VE)', 2.20, 9.89, 'configs/ve/cifar10_ncsnpp_deep_continuous.py'),
-  )
+  ) + tuple(Row(3, name, {'fid': _f(t3[0]), 'is': _f(t3[1], t3[2])}, config, (), 'best',
+                note=note, source='Table 3')
+            for name, (config, _, t3, note) in _OURS.items() if t3 is not None)
 
 
 TITLES = {

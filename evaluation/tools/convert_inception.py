@@ -1,7 +1,7 @@
 """Converts pytorch-fid's FID Inception weights (a torch state_dict) to our Flax .npz.
 
 Usage:
-  python -m evaluation.convert_inception pt_inception-2015-12-05-6726825d.pth inception_fid.npz
+  python -m evaluation.tools.convert_inception pt_inception-2015-12-05-6726825d.pth inception_fid.npz
 
 The input is pytorch-fid's published weight file (see
 `evaluation.inception.FID_WEIGHTS_URL`; fetch it yourself, nothing here
@@ -92,7 +92,7 @@ def convert_file(src, dst):
 
 def main(argv=None):
   parser = argparse.ArgumentParser(
-      prog='python -m evaluation.convert_inception',
+      prog='python -m evaluation.tools.convert_inception',
       description="Convert pytorch-fid's FID Inception weights (.pth) to the .npz that "
                   "evaluation.inception.load_params reads. Get the .pth from "
                   + inception.FID_WEIGHTS_URL)
