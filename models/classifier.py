@@ -29,7 +29,7 @@ import jax.numpy as jnp
 
 from models import registry, scoring
 from models.wideresnet_noise_conditional import WideResnet
-from utils import config_checks
+from utils import atomic, config_checks
 
 CLASSIFIER_NAMES = config_checks.CLASSIFIER_NAMES
 # The config fields that fix the classifier's architecture (and its checkpoints' shapes).
@@ -101,11 +101,7 @@ def identity(config) -> dict:
 
 
 def write_identity(config, directory):
-  os.makedirs(directory, exist_ok=True)
-  tmp = os.path.join(directory, IDENTITY_FILE + '.tmp')
-  with open(tmp, 'w') as f:
-    json.dump(identity(config), f, indent=1)
-  os.replace(tmp, os.path.join(directory, IDENTITY_FILE))
+  atomic.write_json(os.path.join(directory, IDENTITY_FILE), identity(config))
 
 
 def check_identity(config, directory, required=True):

@@ -5,6 +5,8 @@ import time
 
 import jax
 
+from utils import atomic
+
 
 class MetricWriter:
   """Writes scalars on process 0 only; `WORKDIR/NAME.jsonl` and `WORKDIR/tensorboard/NAME/`."""
@@ -54,7 +56,4 @@ def _truncate(path, last_step):
         break          # a line cut short by a killed process
       if record.get('step', 0) <= last_step:
         kept.append(line)
-  tmp = path + '.tmp'
-  with open(tmp, 'w') as f:
-    f.writelines(kept)
-  os.replace(tmp, path)
+  atomic.write_text(path, ''.join(kept))

@@ -1,9 +1,14 @@
-"""Pictures a person looks at: scatter plots of 2-D samples and grids of images, as PNG."""
+"""Pictures a person looks at: scatter plots of 2-D samples and grids of images, as PNG.
+
+Every file is written atomically (`utils.atomic`): a killed process leaves no truncated PNG.
+"""
 import math
 import os
 
 import numpy as np
 from PIL import Image
+
+from utils import atomic
 
 
 def save_scatter(path, points, reference=None, title=None):
@@ -21,7 +26,7 @@ def save_scatter(path, points, reference=None, title=None):
   if reference is not None:
     ax.legend(loc='upper right', markerscale=8)
   fig.tight_layout()
-  _atomic(path, lambda tmp: fig.savefig(tmp, format='png'))
+  atomic.write_with(path, lambda f: fig.savefig(f, format='png'))
   plt.close(fig)
 
 
@@ -46,15 +51,7 @@ def save_image_grid(path, images, nrow=None, scale=None):
   scale = scale or max(1, 256 // max(1, images.shape[1] * int(math.ceil(math.sqrt(len(images))))))
   if scale > 1:
     img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
-  _atomic(path, lambda tmp: img.save(tmp, format='PNG'))
-
-
-def _atomic(path, write):
-  """Writes through a temporary file so a killed process leaves no truncated PNG."""
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  tmp = path + '.tmp'
-  write(tmp)
-  os.replace(tmp, path)
+  atomic.write_with(path, lambda f: img.save(f, format='PNG'))
 
 
 def save_samples(prefix, samples, inverse_scaler=None, grid_size=100):
@@ -64,8 +61,7 @@ def save_samples(prefix, samples, inverse_scaler=None, grid_size=100):
   first `grid_size`, after `inverse_scaler` maps them from model space to [0, 1].
   """
   samples = np.asarray(samples)
-  os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
-  _atomic(prefix + '.npz', lambda tmp: np.savez(open(tmp, 'wb'), samples=samples))
+  atomic.save_npz(prefix + '.npz', samples=samples)
   if samples.ndim == 2 and samples.shape[1] == 2:
     save_scatter(prefix + '.png', samples, title=os.path.basename(prefix))
   elif samples.ndim == 4:
