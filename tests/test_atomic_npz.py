@@ -150,3 +150,20 @@ def test_merge_is_exact_on_integer_data_and_skips_empty_parts():
   assert same[0] == a[0]
   np.testing.assert_array_equal(same[1], a[1])
   np.testing.assert_array_equal(same[2], a[2])
+
+
+@pytest.mark.parametrize('shape', [(5, 2), (4, 8, 8, 1)])
+def test_plots_write_npz_and_png_through_the_writer(tmp_path, shape):
+  """`plots.save_samples` (2-D points: a scatter plot; images: a grid) writes prefix.npz with
+  the samples as given and a PNG that decodes, and leaves no temporary file."""
+  from PIL import Image  # pylint: disable=import-outside-toplevel
+
+  from utils import plots  # pylint: disable=import-outside-toplevel
+  samples = np.random.default_rng(0).uniform(size=shape).astype(np.float32)
+  prefix = str(tmp_path / 'out' / 'ckpt_1')
+  plots.save_samples(prefix, samples)
+  assert sorted(os.listdir(tmp_path / 'out')) == ['ckpt_1.npz', 'ckpt_1.png']
+  with np.load(prefix + '.npz') as f:
+    np.testing.assert_array_equal(f['samples'], samples)
+  with Image.open(prefix + '.png') as img:
+    assert img.format == 'PNG' and img.width > 0
