@@ -10,6 +10,7 @@
 import jax.numpy as jnp
 import numpy as np
 
+import sde_lib
 from utils import config_checks
 
 DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
@@ -35,7 +36,13 @@ def compute_dtype(config):
 
 
 def get_sigmas(config) -> np.ndarray:
-  """SMLD noise levels sigma_max ... sigma_min, geometric, `model.num_scales` of them (float64)."""
+  """SMLD noise levels sigma_max ... sigma_min, `model.num_scales` of them (float64).
+
+  The VE SDE's own table (`sde_lib.VESDE.discrete_sigmas`, built from the
+  same `model.sigma_min`, `model.sigma_max`, `model.num_scales`), largest
+  first: the index is the discrete VE label. Networks that divide by sigma
+  read it here whatever `training.sde` is, so this never builds its own.
+  """
   m = config.model
   if not 0 < m.sigma_min < m.sigma_max:
     raise ValueError(
@@ -43,7 +50,7 @@ def get_sigmas(config) -> np.ndarray:
         f"sigma_min={m.sigma_min}, sigma_max={m.sigma_max}")
   if int(m.num_scales) < 2:
     raise ValueError(f"config.model.num_scales={m.num_scales} must be at least 2")
-  return np.exp(np.linspace(np.log(m.sigma_max), np.log(m.sigma_min), int(m.num_scales)))
+  return sde_lib.VESDE(float(m.sigma_min), float(m.sigma_max), int(m.num_scales)).discrete_sigmas[::-1].copy()
 
 
 def label_index(labels, sigmas: np.ndarray):

@@ -18,7 +18,8 @@ attn_resolutions, dropout, resamp_with_conv, fir, fir_kernel, skip_rescale,
 resblock_type, progressive, progressive_input, progressive_combine,
 embedding_type, fourier_scale (fourier only), init_scale, conditional,
 scale_by_sigma, nonlinearity, dtype, sigma_min / sigma_max / num_scales
-(positional + scale_by_sigma only), data.centered, data.image_size,
+(positional + scale_by_sigma only: the SDE's noise table, `config_utils.get_sigmas`;
+an integer label indexes it, a float label is sigma itself), data.centered, data.image_size,
 data.num_channels, training.continuous. The original's `normalization`
 (always GroupNorm here), `attention_type` (always DDPM attention) and
 `conv_size` (always 3) are not read, so configs do not carry them.
@@ -62,20 +63,10 @@ class NCSNpp(nn.Module):
   scale_by_sigma: bool = True
   nonlinearity: str = 'swish'
   centered: bool = False
-  # Discrete noise scales, for recovering sigma from a positional label.
-  sigma_min: float = 0.01
-  sigma_max: float = 50.
-  num_scales: int = 1000
+  # The VE noise table, largest first (`config_utils.get_sigmas`, the SDE's table), which
+  # an integer positional label indexes when scaling by sigma.
+  sigmas: Tuple[float, ...] = ()
   dtype: Any = jnp.float32
-
-  def _sigma_of_index(self, labels):
-    """sigma_i of the descending geometric scales sigma_max -> sigma_min (i = 0 .. N-1).
-
-    Exact at integer labels (the original indexes its table of sigmas);
-    between them it interpolates geometrically instead of truncating.
-    """
-    frac = labels.astype(jnp.float32) / (self.num_scales - 1)
-    return self.sigma_max * (self.sigma_min / self.sigma_max) ** frac
 
   @nn.compact
   def __call__(self, x, labels, train: bool = False):
@@ -208,7 +199,7 @@ class NCSNpp(nn.Module):
       if self.embedding_type == 'fourier':
         sigmas = labels.astype(jnp.float32)
       else:
-        sigmas = self._sigma_of_index(labels)
+        sigmas = config_utils.label_sigmas(labels, self.sigmas)
       h = h / sigmas[:, None, None, None]
     return h
 
@@ -247,8 +238,7 @@ def build(config) -> NCSNpp:
   if embedding_type == 'fourier':
     kwargs['fourier_scale'] = float(m.fourier_scale)
   elif m.scale_by_sigma:
-    kwargs.update(sigma_min=float(m.sigma_min), sigma_max=float(m.sigma_max),
-                  num_scales=int(m.num_scales))
+    kwargs['sigmas'] = tuple(float(s) for s in config_utils.get_sigmas(config))
   return NCSNpp(
       nf=nf,
       ch_mult=ch_mult,
