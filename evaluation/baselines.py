@@ -15,6 +15,8 @@ the test split (no Monte Carlo), in the same convention as
 """
 import numpy as np
 
+from likelihood import bpd
+
 
 def _flat(levels):
   levels = np.asarray(levels)
@@ -49,5 +51,6 @@ def gaussian_bpd(train_levels, test_levels, num_levels):
   diff = (test + 0.5) / L - mu
   maha = np.einsum('ni,ij,nj->n', diff, prec, diff) + np.trace(prec) / (12. * L ** 2)
   nll_v = 0.5 * (d * np.log(2 * np.pi) + logdet + maha)        # nats, density of v
-  # y = L v = k + u has density p_v / L^D, so bpd = E[-log2 p_v] / D + log2 L.
-  return float(np.mean(nll_v) / (d * np.log(2)) + np.log2(L))
+  # y = L v = k + u has density p_v / L^D, so bpd = E[-log2 p_v] / D + log2 L (the offset
+  # of data v in [0, 1)).
+  return float(np.mean(nll_v) / (d * np.log(2)) + bpd.bpd_offset(int(num_levels), centered=False))

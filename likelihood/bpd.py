@@ -21,6 +21,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from data import transforms
+
 
 def _check_num_levels(num_levels):
   if isinstance(num_levels, bool) or not isinstance(num_levels, (int, np.integer)) \
@@ -107,4 +109,4 @@ def _dequantize(rng, levels, num_levels, centered, dtype):
   # [k/L, (k+1)/L), so v < 1 and the level is recoverable as floor(v L).
   upper = jnp.nextafter((k + 1.) / num_levels, jnp.zeros((), dtype))
   v = jnp.minimum((k + u) / num_levels, upper)
-  return jnp.where(centered, 2. * v - 1., v)
+  return jnp.where(centered, transforms.to_model_space(v, True), v)

@@ -30,6 +30,7 @@ from typing import Any, Optional, Tuple
 import flax.linen as nn
 import jax.numpy as jnp
 
+from data import transforms
 from models import config_utils, layers, layerspp
 from utils import config_checks
 
@@ -108,7 +109,7 @@ class NCSNpp(nn.Module):
                                   dtype=dtype)
 
     if not self.centered:
-      x = 2. * x - 1.   # the network sees [-1, 1] data
+      x = transforms.to_model_space(x, True)   # the network sees [-1, 1] data
     x = x.astype(dtype)
 
     # Downsampling path.
