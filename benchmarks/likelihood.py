@@ -59,6 +59,7 @@ import numpy as np  # noqa: E402
 
 import likelihood  # noqa: E402
 import sde_lib  # noqa: E402
+from data import transforms  # noqa: E402
 from likelihood import divergence  # noqa: E402
 from models import analytic  # noqa: E402
 
@@ -139,7 +140,7 @@ def resized_digits(config, split, n, seed):
   v = jnp.asarray(v, jnp.float32).reshape(n, 8, 8, 1)
   v = jax.image.resize(v, (n, size, size, 1), 'linear')
   v = jnp.repeat(v, ch, axis=-1)
-  return 2. * v - 1. if config.data.centered else v
+  return transforms.to_model_space(v, config.data.centered)
 
 
 def network_rows(config, batch, solve_repeats, train_steps, tol, train_batch, max_steps,

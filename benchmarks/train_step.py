@@ -44,6 +44,7 @@ def main(_):
 
   import models
   import sde_lib
+  from data import transforms
   from training import losses, state as state_lib, step as step_lib
 
   config = FLAGS.config
@@ -58,8 +59,7 @@ def main(_):
                                                 config.seed), donate_argnums=0)
   size, ch = config.data.image_size, config.data.num_channels
   batch = jax.random.uniform(jax.random.PRNGKey(1), (FLAGS.batch, size, size, ch), jnp.float32)
-  if config.data.centered:
-    batch = 2 * batch - 1
+  batch = transforms.to_model_space(batch, config.data.centered)
 
   start = time.perf_counter()
   compiled = train_step.lower(state, batch).compile()

@@ -61,9 +61,11 @@ host reads its own B / process_count slice of global batch `step`. For
 The 2-D toy distributions live in `data.toy` and have their own API.
 """
 from data.pipeline import ImageDataset
+from data import transforms
 from data.transforms import levels_to_model_space
+from utils import config_checks
 
-IMAGE_DATASETS = ('DIGITS', 'DIGITS_RGB', 'CIFAR10', 'SVHN', 'CELEBA', 'LSUN', 'FFHQ', 'CelebAHQ')
+IMAGE_DATASETS = config_checks.IMAGE_DATASETS
 _NUM_CHANNELS = {'DIGITS': 1}
 
 __all__ = ['IMAGE_DATASETS', 'ImageDataset', 'get_data_inverse_scaler', 'get_data_scaler',
@@ -106,16 +108,14 @@ def num_levels(config) -> int:
 
 def get_data_scaler(config):
   """v in [0, 1] -> model space: 2v - 1 when `config.data.centered`, else v. Keeps the dtype."""
-  if _field(config, 'centered', bool):
-    return lambda v: v * 2. - 1.
-  return lambda v: v
+  centered = _field(config, 'centered', bool)
+  return lambda v: transforms.to_model_space(v, centered)
 
 
 def get_data_inverse_scaler(config):
   """Model space -> [0, 1] (for display): the inverse of `get_data_scaler`. Keeps the dtype."""
-  if _field(config, 'centered', bool):
-    return lambda x: (x + 1.) / 2.
-  return lambda x: x
+  centered = _field(config, 'centered', bool)
+  return lambda x: transforms.from_model_space(x, centered)
 
 
 def get_dataset(config, split: str = 'train', *, evaluation: bool = False, batch_size=None,

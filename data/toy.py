@@ -11,7 +11,9 @@ draws exactly the batches an uninterrupted run draws.
 import numpy as np
 from sklearn.datasets import make_moons
 
-TOY_DATASETS = ('gmm', 'checkerboard', 'moons')
+from utils import config_checks
+
+TOY_DATASETS = config_checks.TOY_DATASETS
 _SPLIT_IDS = {'train': 0, 'test': 1}
 
 # The 2-D mixture: four anisotropic components.

@@ -16,6 +16,8 @@ cost exactly `stages - 1` new evaluations, so `evaluations` is exact.
 import diffrax
 import jax.numpy as jnp
 
+from utils import config_checks
+
 SOLVERS = {
     'dopri5': diffrax.Dopri5,
     'rk45': diffrax.Dopri5,
@@ -25,6 +27,7 @@ SOLVERS = {
     'heun': diffrax.Heun,
     'euler': diffrax.Euler,
 }
+config_checks.check_registered('ODE solvers', SOLVERS, config_checks.ODE_SOLVERS)
 
 # Solvers with an embedded error estimate, which a PIDController can adapt.
 ADAPTIVE = tuple(name for name, cls in SOLVERS.items() if cls is not diffrax.Euler)
