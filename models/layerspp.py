@@ -89,13 +89,17 @@ class AttnBlockpp(nn.Module):
     return x + h
 
 
-class Upsample(nn.Module):
-  """2x upsampling: nearest (+3x3 conv), or FIR (fused with a 3x3 conv when with_conv)."""
+class _Resample(nn.Module):
+  """The fields of Upsample and Downsample; out_ch None keeps the input's channels."""
   out_ch: Optional[int] = None
   with_conv: bool = False
   fir: bool = False
   fir_kernel: Sequence[int] = (1, 3, 3, 1)
   dtype: Optional[Dtype] = None
+
+
+class Upsample(_Resample):
+  """2x upsampling: nearest (+3x3 conv), or FIR (fused with a 3x3 conv when with_conv)."""
 
   @nn.compact
   def __call__(self, x):
@@ -110,13 +114,8 @@ class Upsample(nn.Module):
     return fir_ops.upsample_2d(x, self.fir_kernel, factor=2)
 
 
-class Downsample(nn.Module):
+class Downsample(_Resample):
   """2x downsampling: stride-2 3x3 conv / average pooling, or FIR (fused with a 3x3 conv)."""
-  out_ch: Optional[int] = None
-  with_conv: bool = False
-  fir: bool = False
-  fir_kernel: Sequence[int] = (1, 3, 3, 1)
-  dtype: Optional[Dtype] = None
 
   @nn.compact
   def __call__(self, x):
@@ -128,6 +127,13 @@ class Downsample(nn.Module):
     if self.with_conv:
       return FIRConv2d(out_ch, down=True, fir_kernel=self.fir_kernel, dtype=self.dtype)(x)
     return fir_ops.downsample_2d(x, self.fir_kernel, factor=2)
+
+
+def _resample(x, up, fir, fir_kernel):
+  """2x upsampling (up) or downsampling (not up) without a conv: FIR or nearest / mean pooling."""
+  if fir:
+    return (fir_ops.upsample_2d if up else fir_ops.downsample_2d)(x, fir_kernel, factor=2)
+  return (fir_ops.naive_upsample_2d if up else fir_ops.naive_downsample_2d)(x, 2)
 
 
 class ResnetBlockBigGANpp(nn.Module):
@@ -153,20 +159,9 @@ class ResnetBlockBigGANpp(nn.Module):
     c = x.shape[-1]
     out_ch = self.out_ch or c
     h = self.act(group_norm(c, dtype=self.dtype)(x))
-    if self.up:
-      if self.fir:
-        h = fir_ops.upsample_2d(h, self.fir_kernel, factor=2)
-        x = fir_ops.upsample_2d(x, self.fir_kernel, factor=2)
-      else:
-        h = fir_ops.naive_upsample_2d(h, 2)
-        x = fir_ops.naive_upsample_2d(x, 2)
-    elif self.down:
-      if self.fir:
-        h = fir_ops.downsample_2d(h, self.fir_kernel, factor=2)
-        x = fir_ops.downsample_2d(x, self.fir_kernel, factor=2)
-      else:
-        h = fir_ops.naive_downsample_2d(h, 2)
-        x = fir_ops.naive_downsample_2d(x, 2)
+    if self.up or self.down:   # up wins if both are set, as in the original
+      h = _resample(h, self.up, self.fir, self.fir_kernel)
+      x = _resample(x, self.up, self.fir, self.fir_kernel)
     h = conv3x3(out_ch, dtype=self.dtype)(h)
     if temb is not None:
       h = h + dense(out_ch, dtype=self.dtype)(self.act(temb))[:, None, None, :]

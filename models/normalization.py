@@ -77,6 +77,15 @@ def _b(v):
   return v[:, None, None, :]
 
 
+def _scale_shift(module, h, scale_init):
+  """h * scale (+ bias if `module.use_bias`): per-channel parameters of `module`, float32."""
+  c = h.shape[-1]
+  h = h * module.param('scale', scale_init, (c,), jnp.float32)
+  if module.use_bias:
+    h = h + module.param('bias', nn.initializers.zeros, (c,), jnp.float32)
+  return h
+
+
 class InstanceNorm(nn.Module):
   """Instance normalisation with a per-channel affine map."""
   use_bias: bool = True
@@ -84,12 +93,8 @@ class InstanceNorm(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    c = x.shape[-1]
     h, _ = _standardize(x, center=True)
-    h = h * self.param('scale', nn.initializers.ones, (c,), jnp.float32)
-    if self.use_bias:
-      h = h + self.param('bias', nn.initializers.zeros, (c,), jnp.float32)
-    return _out(h, self.dtype, x)
+    return _out(_scale_shift(self, h, nn.initializers.ones), self.dtype, x)
 
 
 class InstanceNormPlus(nn.Module):
@@ -116,12 +121,8 @@ class VarianceNorm(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    c = x.shape[-1]
     h, _ = _standardize(x, center=False)
-    h = h * self.param('scale', _near_one, (c,), jnp.float32)
-    if self.use_bias:
-      h = h + self.param('bias', nn.initializers.zeros, (c,), jnp.float32)
-    return _out(h, self.dtype, x)
+    return _out(_scale_shift(self, h, _near_one), self.dtype, x)
 
 
 def _class_table(module, name, num_classes, c, n_near_one, n_zero):
@@ -132,41 +133,47 @@ def _class_table(module, name, num_classes, c, n_near_one, n_zero):
   return module.param(name, init, (num_classes, (n_near_one + n_zero) * c), jnp.float32)
 
 
-class ConditionalInstanceNorm(nn.Module):
+def _class_params(module, y, c, n_near_one):
+  """Per-class parameters of `module` for classes y, each (B, 1, 1, c) for broadcasting.
+
+  Its table 'embedding' holds n_near_one N(1, 0.02)-initialised blocks, then
+  a zero-initialised bias block if `module.use_bias`. Returns (the n_near_one
+  blocks, the bias or None).
+  """
+  use_bias = getattr(module, 'use_bias', False)
+  table = _class_table(module, 'embedding', module.num_classes, c, n_near_one, int(use_bias))
+  rows = _rows(table, y)
+  blocks = [_b(rows[:, i * c:(i + 1) * c]) for i in range(n_near_one + int(use_bias))]
+  return blocks[:n_near_one], (blocks[n_near_one] if use_bias else None)
+
+
+class _ConditionalInstanceNorm(nn.Module):
+  """The fields of the conditional instance norms: one row of parameters per class."""
+  num_classes: int
+  use_bias: bool = True
+  dtype: Optional[Dtype] = None
+
+
+class ConditionalInstanceNorm(_ConditionalInstanceNorm):
   """Instance norm whose scale and bias are looked up per class y."""
-  num_classes: int
-  use_bias: bool = True
-  dtype: Optional[Dtype] = None
 
   @nn.compact
   def __call__(self, x, y):
-    c = x.shape[-1]
     h, _ = _standardize(x, center=True)
-    table = _class_table(self, 'embedding', self.num_classes, c, 1, int(self.use_bias))
-    rows = _rows(table, y)
-    h = h * _b(rows[:, :c])
-    if self.use_bias:
-      h = h + _b(rows[:, c:])
-    return _out(h, self.dtype, x)
+    (scale,), bias = _class_params(self, y, x.shape[-1], 1)
+    h = h * scale
+    return _out(h if bias is None else h + bias, self.dtype, x)
 
 
-class ConditionalInstanceNormPlus(nn.Module):
+class ConditionalInstanceNormPlus(_ConditionalInstanceNorm):
   """InstanceNorm++ whose gamma, alpha (and beta) are looked up per class y (NCSN v1)."""
-  num_classes: int
-  use_bias: bool = True
-  dtype: Optional[Dtype] = None
 
   @nn.compact
   def __call__(self, x, y):
-    c = x.shape[-1]
     h, means = _standardize(x, center=True)
-    table = _class_table(self, 'embedding', self.num_classes, c, 2, int(self.use_bias))
-    rows = _rows(table, y)
-    gamma, alpha = rows[:, :c], rows[:, c:2 * c]
-    h = _b(gamma) * (h + _b(_normalized_means(means)) * _b(alpha))
-    if self.use_bias:
-      h = h + _b(rows[:, 2 * c:])
-    return _out(h, self.dtype, x)
+    (gamma, alpha), beta = _class_params(self, y, x.shape[-1], 2)
+    h = gamma * (h + _b(_normalized_means(means)) * alpha)
+    return _out(h if beta is None else h + beta, self.dtype, x)
 
 
 class ConditionalVarianceNorm(nn.Module):
@@ -176,11 +183,9 @@ class ConditionalVarianceNorm(nn.Module):
 
   @nn.compact
   def __call__(self, x, y):
-    c = x.shape[-1]
     h, _ = _standardize(x, center=False)
-    table = _class_table(self, 'embedding', self.num_classes, c, 1, 0)
-    h = h * _b(_rows(table, y))
-    return _out(h, self.dtype, x)
+    (scale,), _ = _class_params(self, y, x.shape[-1], 1)
+    return _out(h * scale, self.dtype, x)
 
 
 class GroupNorm(nn.Module):

@@ -114,14 +114,19 @@ class ResidualBlock(nn.Module):
     return h + shortcut
 
 
-class RCUBlock(nn.Module):
-  """Residual conv unit: n_blocks x (x + [act -> conv] * n_stages), bias-free convs."""
+class _StagedBlock(nn.Module):
+  """The fields of RCUBlock and CRPBlock: n_stages bias-free convs to `features` channels,
+  each after the (optional, conditional) `cond_norm` and, for RCU, `act`."""
   features: int
-  n_blocks: int
   n_stages: int
   act: Callable
   cond_norm: Optional[Callable] = None
   dtype: Optional[Dtype] = None
+
+
+class RCUBlock(_StagedBlock):
+  """Residual conv unit: n_blocks x (x + [act -> conv] * n_stages), bias-free convs."""
+  n_blocks: int = 1
 
   @nn.compact
   def __call__(self, x, y=None):
@@ -136,13 +141,8 @@ class RCUBlock(nn.Module):
     return x
 
 
-class CRPBlock(nn.Module):
+class CRPBlock(_StagedBlock):
   """Chained residual pooling: x = act(x); n_stages x (path = conv(pool5x5(path)); x += path)."""
-  features: int
-  n_stages: int
-  act: Callable
-  cond_norm: Optional[Callable] = None
-  dtype: Optional[Dtype] = None
 
   @nn.compact
   def __call__(self, x, y=None):
