@@ -229,9 +229,8 @@ def run_side(argv, timeout):
                           check=False)
     rc, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
   except subprocess.TimeoutExpired as e:
-    rc, stdout, stderr = 'timeout', e.stdout or '', (e.stderr or '') + f'\n(killed after {timeout} s)'
-    stdout = stdout.decode() if isinstance(stdout, bytes) else stdout
-    stderr = stderr.decode() if isinstance(stderr, bytes) else stderr
+    text = lambda b: (b.decode(errors='replace') if isinstance(b, bytes) else b) or ''
+    rc, stdout, stderr = f'none (killed after {timeout} s)', text(e.stdout), text(e.stderr)
   wall = time.perf_counter() - t0
   ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
   busy1, _ = _read_proc_stat()

@@ -1,4 +1,4 @@
-"""The PyTorch port's side of benchmarks/compare_pytorch.py: one figure of yang-song/score_sde_pytorch.
+"""The PyTorch port's side of benchmarks/compare_pytorch.py: one figure of score_sde_pytorch.
 
     python benchmarks/compare_pytorch_port.py --port PATH --kind train \\
         --config configs/vp/cifar10_ddpmpp_continuous.py --batch 16 --steps 3 \\
