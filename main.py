@@ -6,8 +6,9 @@
 Any config field can be overridden: --config.training.n_iters=2000.
 On several hosts, pass --multihost on every host (jax.distributed.initialize).
 
-Exit status: 0 done; 1 an error (bad config value, unwritable output, unreadable
-or unwritable checkpoint, NaN: one line naming the cause, printed last); 75
+Exit status: 0 done; 1 an error (bad config value, a workdir trained with another
+config, unwritable output, unreadable or unwritable checkpoint, NaN: one line
+naming the cause, printed last); 75
 (EX_TEMPFAIL) stopped by SIGTERM / SIGINT after writing a checkpoint of the
 step in flight (`--mode train`) or keeping the finished work (`--mode eval`):
 run the same command again to resume.
@@ -41,6 +42,10 @@ def main(argv):
   if FLAGS.mode == 'train':
     from training import loop
     loop.run(FLAGS.config, FLAGS.workdir)
+    if FLAGS.config.training.get('eval_at_end', False):
+      # One command leaves a checkpoint, samples and test-set metrics (the digits configs).
+      from evaluation import runs
+      runs.evaluate(FLAGS.config, FLAGS.workdir)
   elif FLAGS.mode == 'train_classifier':
     from training import classifier
     classifier.run(FLAGS.config, FLAGS.workdir)
@@ -70,7 +75,8 @@ def _expected_failure(e):
   preemption = sys.modules.get('utils.preemption')
   if preemption is not None and isinstance(e, preemption.Preempted):
     return preemption.EXIT_CODE, str(e)
-  for module, name in (('training.checkpoints', 'CheckpointError'),
+  for module, name in (('experiment.checkpoints', 'CheckpointError'),
+                       ('experiment.run_config', 'ConfigMismatchError'),
                        ('utils.config_checks', 'ConfigError'), ('builtins', 'FloatingPointError'),
                        ('evaluation.runs', 'OutputError')):
     cls = getattr(sys.modules.get(module), name, None)

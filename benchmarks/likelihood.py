@@ -149,7 +149,8 @@ def network_rows(config, batch, solve_repeats, train_steps, tol, train_batch, ma
   config.optim.warmup = train_warmup
   # pylint: disable=import-outside-toplevel
   import models
-  from training import losses, state as state_lib, step as step_lib
+  from experiment import state as state_lib
+  from training import losses, step as step_lib
 
   sde = sde_lib.get_sde(config)
   optimizer = state_lib.get_optimizer(config)

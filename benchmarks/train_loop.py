@@ -26,7 +26,8 @@ def main(_):
   logging.set_verbosity(logging.WARNING)
   import jax
   import numpy as np
-  from training import checkpoints as ckpt_lib, loop
+  from experiment import checkpoints as ckpt_lib
+  from training import loop
 
   config = FLAGS.config
   k = config.training.n_jitted_steps

@@ -45,7 +45,8 @@ def main(_):
   import models
   import sde_lib
   from data import transforms
-  from training import losses, state as state_lib, step as step_lib
+  from experiment import state as state_lib
+  from training import losses, step as step_lib
 
   config = FLAGS.config
   sde = sde_lib.get_sde(config)

@@ -59,11 +59,14 @@ host reads its own B / process_count slice of global batch `step`. For
 (`evaluation=False` and `data.random_flip`), as in the original.
 
 The 2-D toy distributions live in `data.toy` and have their own API.
+`get_train_source(config, split)` gives either kind by `config.data.dataset`
+(`is_toy`), and `get_inverse_scaler(config)` its display map (None for toy
+points, shown as they are): the one place that tells toy data from images.
 """
 from data.pipeline import ImageDataset
 from data import transforms
 from data.transforms import levels_to_model_space
-from utils import config_checks
+from utils import checks, config_checks
 
 IMAGE_DATASETS = config_checks.IMAGE_DATASETS
 _NUM_CHANNELS = {'DIGITS': 1}
@@ -81,10 +84,10 @@ def _field(config, name, kind, default=None, required=True):
   value = data[name]
   if value is None and not required:
     return default
-  if kind is bool and not isinstance(value, bool):
-    raise ValueError(f"config.data.{name}={value!r} must be True or False")
-  if kind is int and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-    raise ValueError(f"config.data.{name}={value!r} must be a positive integer")
+  if kind is bool:
+    checks.require_bool(f'config.data.{name}', value)
+  if kind is int:
+    checks.require_positive_int(f'config.data.{name}', value)
   if kind is str and not isinstance(value, str):
     raise ValueError(f"config.data.{name}={value!r} must be a string")
   return value
@@ -116,6 +119,28 @@ def get_data_inverse_scaler(config):
   """Model space -> [0, 1] (for display): the inverse of `get_data_scaler`. Keeps the dtype."""
   centered = _field(config, 'centered', bool)
   return lambda x: transforms.from_model_space(x, centered)
+
+
+def is_toy(config) -> bool:
+  """Whether `config.data.dataset` is a 2-D toy distribution (`data.toy`), not images."""
+  from data import toy  # pylint: disable=import-outside-toplevel
+  return config.data.dataset in toy.TOY_DATASETS
+
+
+def get_train_source(config, split: str = 'train'):
+  """The `batch(step)` source of this host's training-style batches of `split`:
+  a `toy.ToyDataset` for toy data, else `get_dataset(config, split)` (random flips as
+  in training; `split='test'` is the original's eval batches during training)."""
+  if is_toy(config):
+    from data import toy  # pylint: disable=import-outside-toplevel
+    return toy.ToyDataset(config.data.dataset, config.seed, config.training.batch_size,
+                          split=split)
+  return get_dataset(config, split)
+
+
+def get_inverse_scaler(config):
+  """Model space -> [0, 1] for image data (`get_data_inverse_scaler`); None for toy data."""
+  return None if is_toy(config) else get_data_inverse_scaler(config)
 
 
 def get_dataset(config, split: str = 'train', *, evaluation: bool = False, batch_size=None,

@@ -72,13 +72,16 @@ LOG_PROBS = {'gmm': gmm_log_prob, 'checkerboard': checkerboard_log_prob}
 class ToyDataset:
   """Infinite samples of a toy distribution; `batch(step)` is deterministic."""
 
-  def __init__(self, name, seed, batch_size):
+  def __init__(self, name, seed, batch_size, split='train'):
     if name not in TOY_DATASETS:
       raise ValueError(f"config.data.dataset={name!r} is not a toy dataset; "
                        f"allowed: {', '.join(TOY_DATASETS)}")
     self.name = name
     self.seed = int(seed)
     self.batch_size = int(batch_size)
+    if split not in _SPLIT_IDS:
+      raise ValueError(f"split={split!r}; allowed: {', '.join(_SPLIT_IDS)}")
+    self.split = split   # whose stream `batch` draws from
     self.log_prob = LOG_PROBS.get(name)   # None when the density is unknown
 
   def sample(self, split, index, n):
@@ -93,7 +96,7 @@ class ToyDataset:
     pc = jax.process_count() if process_count is None else process_count
     if self.batch_size % pc:
       raise ValueError(f"batch size {self.batch_size} is not divisible by {pc} processes")
-    rng = np.random.default_rng([self.seed, _SPLIT_IDS['train'], int(step), pi])
+    rng = np.random.default_rng([self.seed, _SPLIT_IDS[self.split], int(step), pi])
     return _SAMPLERS[self.name](rng, self.batch_size // pc).astype(np.float32)
 
   def test_set(self, n):

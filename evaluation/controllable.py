@@ -59,7 +59,8 @@ import models
 import samplers
 import sde_lib
 from models import classifier as classifier_lib
-from utils import checkpoint_reader, masks, plots
+from experiment import checkpoints as ckpt_lib, run_config
+from utils import atomic, masks, plots
 
 MODES = ('inpaint', 'colorize', 'conditional')
 _MODE_KEYS = {'inpaint': 0x1A1, 'colorize': 0x1A2, 'conditional': 0x1A3}
@@ -85,20 +86,26 @@ def modes_for(config):
   return tuple(m for m in MODES if m != 'colorize' or rgb)
 
 
+def _read_ema(directory, init_fn, what):
+  """(EMA parameters, step) of the newest checkpoint in `directory`; no training state built."""
+  abstract = jax.eval_shape(init_fn, jax.random.PRNGKey(0))
+  with ckpt_lib.Checkpoints(directory, async_save=False, read_only=True) as ckpts:
+    return ckpts.read(abstract, 'ema_params', what)
+
+
 def _score_model(config, workdir):
+  run_config.check(config, workdir)
   sde = sde_lib.get_sde(config)
   model = models.get_model(config)
-  abstract = jax.eval_shape(lambda: models.init_model(jax.random.PRNGKey(0), config)[1])
-  params, step = checkpoint_reader.read_params(workdir, abstract, what='score model')
+  params, step = _read_ema(workdir, lambda rng: models.init_model(rng, config)[1], 'score model')
   return sde, models.get_score_fn(sde, model, continuous=config.training.continuous), params, step
 
 
 def _classifier(config, directory, sde):
   """(logit_fn, EMA parameters) of the classifier trained in `directory`."""
   model = classifier_lib.get_classifier(config)
-  abstract = jax.eval_shape(lambda: classifier_lib.init_classifier(jax.random.PRNGKey(0),
-                                                                   config)[1])
-  params, _ = checkpoint_reader.read_params(directory, abstract, what='classifier')
+  params, _ = _read_ema(directory, lambda rng: classifier_lib.init_classifier(rng, config)[1],
+                        'classifier')
   return classifier_lib.get_logit_fn(sde, model), params
 
 
@@ -281,18 +288,12 @@ def _write(prefix, arrays, record, panels, images, per_row):
   """prefix.npz (arrays), prefix.png (panels side by side per example, or a grid), prefix.json."""
   if jax.process_index() != 0:
     return
-  os.makedirs(os.path.dirname(prefix), exist_ok=True)
-  tmp = prefix + '.tmp.npz'
-  np.savez(tmp, **arrays)
-  os.replace(tmp, prefix + '.npz')
+  atomic.save_npz(prefix + '.npz', **arrays)
   if panels is None:
     plots.save_image_grid(prefix + '.png', images, nrow=per_row)
   else:
     rows = min(len(images), 16)
     tiles = np.stack([p[:rows] for p in panels], axis=1).reshape((-1,) + images.shape[1:])
     plots.save_image_grid(prefix + '.png', tiles, nrow=len(panels))
-  tmp = prefix + '.json.tmp'
-  with open(tmp, 'w') as f:
-    json.dump(record, f, indent=1)
-  os.replace(tmp, prefix + '.json')
+  atomic.write_json(prefix + '.json', record)
   record.update(npz=prefix + '.npz', png=prefix + '.png')

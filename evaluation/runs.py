@@ -7,6 +7,7 @@ missing one), that the parameters are finite and that it can write its
 outputs; results are printed before they are written, and samples or
 likelihoods that come out non-finite are an error, never a file.
 """
+import hashlib
 import json
 import math
 import os
@@ -18,12 +19,12 @@ import jax.numpy as jnp
 import numpy as np
 import tqdm
 
+import data
+import experiment
 import likelihood as likelihood_lib
-import models
 import samplers
-from training import checkpoints as ckpt_lib
-from training import loop
-from utils import plots, preemption
+from experiment import checkpoints as ckpt_lib, run_config
+from utils import atomic, plots, preemption
 
 LIKELIHOOD_EPS = 1e-5   # the original's lower time for likelihoods
 KID_SUBSET_SIZE = 1000  # the KID paper's subset size (fewer when either set is smaller)
@@ -68,17 +69,20 @@ def check_finite(x, what, fields):
 
 
 def restore(config, workdir):
-  """(trainer, state) of the newest checkpoint, with finite EMA parameters; else an error."""
+  """(experiment, state) of the newest checkpoint, with finite EMA parameters; else an error.
+
+  The config must be the one the workdir was trained with (`experiment.run_config`)."""
   with ckpt_lib.Checkpoints(workdir, async_save=False, read_only=True) as ckpts:
     if ckpts.latest() is None:
       raise FileNotFoundError(
           f"no checkpoint under {os.path.abspath(workdir)} (checkpoints/ or checkpoints-meta/): "
           "train first with --mode train")
-    trainer = loop.Trainer(config)
-    state = ckpts.restore(trainer.abstract_state(),
+    run_config.check(config, workdir)
+    exp = experiment.Experiment(config)
+    state = ckpts.restore(exp.abstract_state(),
                           fallback=bool(config.training.get('restore_fallback', False)))
   check_finite_params(state.ema_params, int(jax.device_get(state.step)))
-  return trainer, state
+  return exp, state
 
 
 def _sampling_fields(config):
@@ -87,18 +91,13 @@ def _sampling_fields(config):
                                                            'snr') if s.get(k) is not None)
 
 
-def _score_fn(config, trainer):
-  return models.get_score_fn(trainer.sde, trainer.model, continuous=config.training.continuous)
-
-
 def sample(config, workdir):
   """Draws `eval.num_samples` samples in rounds of `eval.batch_size`; writes .npz and .png."""
-  trainer, state = restore(config, workdir)
+  exp, state = restore(config, workdir)
   step = int(jax.device_get(state.step))
   check_writable(os.path.join(workdir, 'samples'))
   batch = min(config.eval.batch_size, config.eval.num_samples)
-  shape = (batch,) + models.input_shape(config)
-  sampler = samplers.get_sampler(config, trainer.sde, _score_fn(config, trainer), shape)
+  sampler = samplers.get_sampler(config, exp.sde, exp.score_fn, (batch,) + exp.shape)
   key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0x5A4)
   rounds = math.ceil(config.eval.num_samples / batch)
   out, nfes = [], []
@@ -112,14 +111,14 @@ def sample(config, workdir):
   result = {'step': step, 'num_samples': len(x), 'nfe_per_round': float(np.mean(nfes)),
             'npz': prefix + '.npz', 'png': prefix + '.png'}
   print(json.dumps(result), flush=True)
-  plots.save_samples(prefix, x, loop.inverse_scaler(config))
+  plots.save_samples(prefix, x, exp.inverse_scaler)
   return x
 
 
-def _loglik_fn(config, trainer):
+def _loglik_fn(config, exp):
   e = config.eval
   return likelihood_lib.get_likelihood_fn(
-      trainer.sde, _score_fn(config, trainer), estimator=e.likelihood_estimator,
+      exp.sde, exp.score_fn, estimator=e.likelihood_estimator,
       rtol=e.rtol, atol=e.atol, eps=LIKELIHOOD_EPS)
 
 
@@ -129,15 +128,15 @@ def likelihood(config, workdir):
   For toy data the held-out set is `data.num_test` fresh points; where the
   true density is known its NLL on the same points is reported beside ours.
   """
-  if not loop.is_toy(config):
+  if not data.is_toy(config):
     raise NotImplementedError('image likelihoods are computed by --mode eval')
-  trainer, state = restore(config, workdir)
+  exp, state = restore(config, workdir)
   step = int(jax.device_get(state.step))
   check_writable(workdir)
-  source = loop.get_train_source(config)
+  source = exp.train_source()
   x = source.test_set(config.data.num_test)
   check_finite(x, 'held-out data', f'data.dataset={config.data.dataset!r}')
-  loglik = _loglik_fn(config, trainer)
+  loglik = _loglik_fn(config, exp)
   key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0x5A5)
   bs = config.eval.batch_size
   logps, nfes = [], []
@@ -158,17 +157,8 @@ def likelihood(config, workdir):
   return result
 
 
-def _write_json_atomic(path, obj):
-  tmp = path + '.tmp'
-  with open(tmp, 'w') as f:
-    json.dump(obj, f, indent=1)
-  os.replace(tmp, path)
-
-
-def _save_npz_atomic(path, **arrays):
-  tmp = path + '.tmp.npz'
-  np.savez(tmp, **arrays)
-  os.replace(tmp, path)
+# The JSON records' writer, a module attribute so a test can make writing fail.
+_write_json_atomic = atomic.write_json
 
 
 def _eval_checkpoints(config, workdir):
@@ -193,7 +183,6 @@ def _eval_checkpoints(config, workdir):
 
 def _eval_loss(config, eval_step, state):
   """Mean denoising loss of the EMA parameters over the evaluation split."""
-  import data
   ds = data.get_dataset(config, 'test', evaluation=True)
   total, count = 0., 0
   for i, (x, mask) in enumerate(tqdm.tqdm(ds.epoch_batches(), total=ds.num_epoch_batches(),
@@ -210,7 +199,6 @@ def _eval_bpd(config, loglik, state, out_dir, watch):
   Each (repeat, batch) result is saved as it is computed, so an interrupted
   eval redoes none of them.
   """
-  import data
   levels, centered = data.num_levels(config), config.data.centered
   bpds = []
   for r in range(config.eval.bpd_num_repeats):
@@ -226,10 +214,21 @@ def _eval_bpd(config, loglik, state, out_dir, watch):
         bpd = likelihood_lib.bits_per_dim(logp, x.shape[1:], num_levels=levels, centered=centered)
         check_finite(np.asarray(bpd)[mask], f'bits/dim of batch {i}',
                      f'eval.rtol={config.eval.rtol}, eval.atol={config.eval.atol}')
-        _save_npz_atomic(path, bpd=np.asarray(bpd)[mask], nfe=int(nfe))
+        atomic.save_npz(path, bpd=np.asarray(bpd)[mask], nfe=int(nfe))
         _stop_if_asked(watch, out_dir)
       bpds.append(np.load(path)['bpd'])
   return float(np.mean(np.concatenate(bpds)))
+
+
+def _work_dir(out_dir, kind, settings):
+  """The folder of `kind`'s saved rounds under `out_dir`, one per `settings` (a dict), so
+  that an eval resumed with other settings (another sampler, other tolerances) recomputes
+  instead of reusing rounds computed for the old ones. The settings are written inside."""
+  text = json.dumps(settings, sort_keys=True)
+  path = os.path.join(out_dir, f'{kind}-{hashlib.sha1(text.encode()).hexdigest()[:10]}')
+  if not os.path.exists(os.path.join(path, 'settings.json')):
+    atomic.write_text(os.path.join(path, 'settings.json'), text)
+  return path
 
 
 def _stop_if_asked(watch, out_dir):
@@ -251,7 +250,7 @@ def _eval_samples(config, sampler, state, out_dir, step, watch):
     x, nfe = sampler(jax.random.fold_in(key, r), state.ema_params)
     x = np.asarray(jax.device_get(x))
     check_finite(x, f'samples of round {r}', _sampling_fields(config))
-    _save_npz_atomic(path, samples=x, nfe=int(nfe))
+    atomic.save_npz(path, samples=x, nfe=int(nfe))
     _stop_if_asked(watch, out_dir)
   files = [np.load(os.path.join(out_dir, f'samples_{r}.npz')) for r in range(rounds)]
   x = np.concatenate([f['samples'] for f in files])[:config.eval.num_samples]
@@ -260,10 +259,10 @@ def _eval_samples(config, sampler, state, out_dir, step, watch):
 
 def _digits_baselines(config):
   """Exact bits/dim of a per-pixel categorical and a full-covariance Gaussian (fit on train)."""
-  import data
+  from data import digits
   from evaluation import baselines
-  train, _ = data.digits.load_split('train')
-  test, _ = data.digits.load_split(config.eval.bpd_dataset)
+  train, _ = digits.load_split('train')
+  test, _ = digits.load_split(config.eval.bpd_dataset)
   levels = data.num_levels(config)
   return {'categorical': baselines.categorical_bpd(train, test, levels),
           'gaussian': baselines.gaussian_bpd(train, test, levels)}
@@ -272,11 +271,11 @@ def _digits_baselines(config):
 def _sample_metrics(config, x):
   """Metrics of samples x (model space): the digits Frechet distance for the built-in
   digits, FID / IS / KID against the dataset statistics otherwise."""
-  import data
   from evaluation import digits_classifier, fid_stats, inception
   images = np.asarray(data.get_data_inverse_scaler(config)(x))
   if config.data.dataset == 'DIGITS':
-    test, _ = data.digits.load_split('test')
+    from data import digits
+    test, _ = digits.load_split('test')
     return {'digits_fd': digits_classifier.digits_frechet_distance(images, test)}
   params = inception.load_params(config.eval.inception_weights)
   stats = fid_stats.load_stats(fid_stats.stats_path(config))
@@ -313,60 +312,60 @@ def evaluate(config, workdir):
   where it stopped; results are appended to WORKDIR/eval/metrics.json (one
   record per checkpoint and sampler) and printed as JSON lines.
   """
-  if loop.is_toy(config):
+  if data.is_toy(config):
     raise ValueError("--mode eval is for image datasets; for toy data use --mode likelihood "
                      "and --mode sample")
   e = config.eval
   records_path = os.path.join(workdir, 'eval', 'metrics.json')
   checkpoints = _eval_checkpoints(config, workdir)   # a missing workdir: an error, no folders
   check_writable(os.path.join(workdir, 'eval'))
-  trainer = loop.Trainer(config)
+  run_config.check(config, workdir)
+  exp = experiment.Experiment(config)
   # Compiled once for all the checkpoints.
   if e.enable_loss:
-    from training import step as step_lib  # pylint: disable=import-outside-toplevel
-    eval_step = jax.jit(step_lib.make_eval_step(trainer.eval_loss_fn, config.seed))
+    eval_step = jax.jit(experiment.make_eval_step(exp.loss_fn(train=False), config.seed))
   if e.enable_bpd:
-    loglik = _loglik_fn(config, trainer)
+    loglik = _loglik_fn(config, exp)
   if e.enable_sampling:
-    shape = (min(e.batch_size, e.num_samples),) + models.input_shape(config)
-    sampler = samplers.get_sampler(config, trainer.sde, _score_fn(config, trainer), shape)
+    shape = (min(e.batch_size, e.num_samples),) + exp.shape
+    sampler = samplers.get_sampler(config, exp.sde, exp.score_fn, shape)
   with preemption.PreemptionWatch() as watch:
     for k, step in checkpoints:
-      _evaluate_one(config, workdir, trainer, k, step, records_path, watch,
+      _evaluate_one(config, workdir, exp, k, step, records_path, watch,
                     eval_step if e.enable_loss else None, loglik if e.enable_bpd else None,
                     sampler if e.enable_sampling else None)
 
 
-def _evaluate_one(config, workdir, trainer, k, step, records_path, watch, eval_step, loglik,
+def _evaluate_one(config, workdir, exp, k, step, records_path, watch, eval_step, loglik,
                   sampler):
   """Evaluates snapshot k (at `step`) and adds its record to `records_path`."""
   e = config.eval
   out_dir = os.path.join(workdir, 'eval', f'ckpt_{k}')
   os.makedirs(out_dir, exist_ok=True)
   with ckpt_lib.Checkpoints(workdir, async_save=False, read_only=True) as ckpts:
-    state = ckpts.restore(trainer.abstract_state(), kind='snapshot', step=step)
+    state = ckpts.restore(exp.abstract_state(), kind='snapshot', step=step)
   check_finite_params(state.ema_params, step)
-  s = config.sampling
-  record = {'step': step, 'ckpt': k,
-            'sampling': {key: s.get(key) for key in (
-                'method', 'predictor', 'corrector', 'snr', 'n_steps_each', 'probability_flow',
-                'num_steps', 'eta', 'order', 'dpm_method', 'dpm_predict', 'schedule', 'rho',
-                's_churn', 's_min', 's_max', 's_noise')},
+  record = {'step': step, 'ckpt': k, 'sampling': run_config.as_dict(config)['sampling'],
             'command': 'python main.py ' + ' '.join(sys.argv[1:]) if sys.argv else ''}
   if e.enable_loss:
     record['loss'] = _eval_loss(config, eval_step, state)
   if e.enable_bpd:
-    record['bpd'] = _eval_bpd(config, loglik, state, out_dir, watch)
+    bpd_settings = {'dataset': e.bpd_dataset, 'estimator': e.likelihood_estimator,
+                    'rtol': e.rtol, 'atol': e.atol, 'batch_size': e.batch_size}
+    record['bpd'] = _eval_bpd(config, loglik, state, _work_dir(out_dir, 'bpd', bpd_settings),
+                              watch)
     record['bpd_num_repeats'] = e.bpd_num_repeats
     if config.data.dataset == 'DIGITS':
       record['bpd_baselines'] = _digits_baselines(config)
   if e.enable_sampling:
-    x, nfe = _eval_samples(config, sampler, state, out_dir, step, watch)
+    sample_settings = {'sampling': record['sampling'], 'batch_size': e.batch_size}
+    x, nfe = _eval_samples(config, sampler, state,
+                           _work_dir(out_dir, 'samples', sample_settings), step, watch)
     record.update(num_samples=len(x), nfe=nfe)
     record.update(_sample_metrics(config, x))
   print(json.dumps(record), flush=True)   # before any file: a failed write loses no figure
   if e.enable_sampling:
-    plots.save_samples(os.path.join(out_dir, 'samples'), x, loop.inverse_scaler(config))
+    plots.save_samples(os.path.join(out_dir, 'samples'), x, exp.inverse_scaler)
   if jax.process_index() == 0:
     records = json.load(open(records_path)) if os.path.exists(records_path) else []
     records = [r for r in records

@@ -488,10 +488,12 @@ def convert(config, checkpoint, workdir, raw=False, config_name=None):
   params are the raw weights, ema_params the EMA ones (the raw ones again with
   `raw`); eval and sample read ema_params, training continues from both with
   fresh Adam moments. The step is the original's, so the snapshot keeps the
-  original's number k = step / training.snapshot_freq.
+  original's number k = step / training.snapshot_freq. The config is recorded as
+  WORKDIR/config.json, so eval and sample refuse a config the network does not belong to
+  (another `model.num_scales`, hence other time labels, included).
   """
-  from training import checkpoints as ckpt_lib   # the command line only: models stays below
-  from training import state as state_lib
+  # Writing a run's checkpoint is the experiment layer's (above models): imported here only.
+  from experiment import checkpoints as ckpt_lib, run_config, state as state_lib
   config, name = _as_config(config)
   config_name = config_name or name
   ckpt = _Checkpoint(checkpoint)
@@ -507,6 +509,7 @@ def convert(config, checkpoint, workdir, raw=False, config_name=None):
                             "convert into an empty workdir")
     ckpts.save('snapshot', state)
     ckpts.wait()
+  run_config.record(config, workdir)   # later commands on the workdir are checked against it
   return ckpt.step
 
 

@@ -10,7 +10,7 @@ from configs.ve import cifar10_classifier
 from models import classifier as classifier_lib
 from models import scoring
 import sde_lib
-from training import checkpoints as ckpt_lib
+from experiment import checkpoints as ckpt_lib
 from training import classifier as train_classifier
 
 # The original's WideResnet(blocks_per_group=4, channel_multiplier=10, num_outputs=10)

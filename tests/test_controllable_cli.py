@@ -20,7 +20,7 @@ from configs.digits import ddpmpp_vp
 from data import digits
 from evaluation import controllable
 from models import classifier as classifier_lib
-from training import checkpoints as ckpt_lib
+from experiment import checkpoints as ckpt_lib, run_config
 from training import classifier as train_classifier
 from training import loop
 
@@ -59,6 +59,7 @@ def save_initial(config, workdir, classifier=True):
   modes read them the same way, without the cost of compiling a training step."""
   with ckpt_lib.Checkpoints(workdir, async_save=False) as ckpts:
     ckpts.save('snapshot', loop.Trainer(config).init_state())
+  run_config.record(config, workdir)
   if classifier:
     directory = classifier_lib.classifier_workdir(config, workdir)
     trainer = train_classifier.ClassifierTrainer(train_classifier.training_config(config))
@@ -263,7 +264,8 @@ def test_main_controllable_command_line(trained):
            '--config.classifier.embedding_size=8', '--config.classifier.n_iters=2',
            '--config.classifier.snapshot_freq=2', '--config.classifier.batch_size=8',
            '--config.controllable.num_samples=2', '--config.controllable.mask=center',
-           '--config.controllable.baseline=False', '--config.eval.batch_size=2']
+           '--config.controllable.baseline=False', '--config.eval.batch_size=2',
+           '--config.training.batch_size=8']   # the workdir's (run_config refuses another)
   out = subprocess.run([sys.executable, 'main.py', '--config', 'configs/digits/ddpmpp_vp.py',
                         '--workdir', workdir, '--mode', 'controllable'] + flags,
                        cwd=ROOT, capture_output=True, text=True, timeout=600)
@@ -274,11 +276,3 @@ def test_main_controllable_command_line(trained):
   assert arrays['samples'].shape == (2, 8, 8, 1) and record['labels'] == 'all'
   with ckpt_lib.Checkpoints(os.path.join(workdir, 'classifier'), async_save=False) as ckpts:
     assert ckpts.latest() == ('snapshot', 2)
-
-
-def test_checkpoint_reader_uses_the_trainers_layout(tmp_path):
-  """utils.checkpoint_reader looks where training.checkpoints writes (same folder per kind)."""
-  from utils import checkpoint_reader
-  with ckpt_lib.Checkpoints(str(tmp_path), async_save=False) as ckpts:
-    assert {kind: os.path.basename(path) for kind, path in ckpts.dirs.items()} == \
-        checkpoint_reader.CHECKPOINT_DIRS

@@ -422,7 +422,8 @@ def test_ddpm_learns_digits():
   loss of the last 10 steps is below half the first step's (observed: about 1.0 -> 0.1; at
   init the output is ~0, so the loss starts at E|z|^2 = 1)."""
   from sklearn.datasets import load_digits
-  from training import losses, state as state_lib
+  from experiment import state as state_lib
+  from training import losses
 
   digits = load_digits().images.astype(np.float32) / 16.          # (1797, 8, 8) in [0, 1]
   data = jnp.asarray(np.repeat(digits[..., None], 3, -1) * 2 - 1)  # centred, 3 channels

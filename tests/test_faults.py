@@ -20,7 +20,7 @@ from configs.digits import ddpmpp_vp
 from configs.toy import gmm_vp
 from data.toy import ToyDataset
 from evaluation import runs
-from training import checkpoints as ckpt_lib
+from experiment import checkpoints as ckpt_lib, run_config
 from training import loop
 from utils import config_checks, preemption
 from utils.metric_writer import MetricWriter
@@ -185,19 +185,22 @@ def _last_line(text):
 
 @pytest.mark.slow
 def test_failed_restores_print_the_cause_last(tmp_path, trainer):
-  """main.py on a checkpoint of another width (model.nf changed) and on one missing its
-  manifest.ocdbt: exit status 1, the last line of stderr is the CheckpointError naming the
-  checkpoint, and no 'Event loop is closed' traceback is printed."""
+  """main.py with another width (model.nf changed) than the workdir was trained with: exit
+  status 1, the last line of stderr is the ConfigMismatchError naming the field and both values
+  (the guard stops it before any checkpoint is opened); on a checkpoint missing its
+  manifest.ocdbt, the CheckpointError naming the checkpoint. No 'Event loop is closed'
+  traceback is printed."""
   c = tiny_config()
   loop.train(c, str(tmp_path), _source(c), max_steps=20, trainer=trainer)
-  r = _main(tmp_path, '--config.training.n_iters=40', '--config.model.nf=16')
+  same = ('--config.training.n_iters=40', f'--config.optim.warmup={c.optim.warmup}')
+  r = _main(tmp_path, *same, '--config.model.nf=16')
   assert r.returncode == 1, r.stderr[-3000:]
   assert _last_line(r.stderr).startswith(
-      f'CheckpointError: checkpoint {tmp_path}/checkpoints-meta/20 exists but cannot be read'), \
-      r.stderr[-3000:]
+      f'ConfigMismatchError: {tmp_path} was trained with another config (1 field(s) differ: '
+      'model.nf: workdir 32, given 16)'), r.stderr[-3000:]
   assert 'Event loop is closed' not in r.stderr and 'Traceback' not in r.stderr
   os.remove(tmp_path / 'checkpoints-meta' / '20' / 'default' / 'manifest.ocdbt')
-  r = _main(tmp_path, '--config.training.n_iters=40')
+  r = _main(tmp_path, *same)
   assert r.returncode == 1, r.stderr[-3000:]
   assert _last_line(r.stderr).startswith(
       f'CheckpointError: checkpoint {tmp_path}/checkpoints-meta/20 exists but cannot be read'), \
@@ -408,6 +411,7 @@ def test_nan_parameters_and_samples_are_refused(trained, tmp_path, monkeypatch, 
   state = state.replace(ema_params=jax.tree.map(lambda x: x * np.nan, state.ema_params))
   with ckpt_lib.Checkpoints(str(bad), async_save=False) as ckpts:
     ckpts.save('snapshot', state)
+  run_config.record(c, str(bad))
   for mode in (runs.sample, runs.likelihood):
     with pytest.raises(FloatingPointError, match='EMA parameters of the checkpoint at step 0 '
                        'are not finite'):

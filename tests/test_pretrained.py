@@ -480,7 +480,7 @@ def test_converted_workdir_is_what_eval_and_sample_restore(tmp_path):
   ones as params, the original's step (numbered k = step / snapshot_freq, as the original
   names checkpoint_k), and the same score as `load`."""
   from evaluation import runs
-  from training import checkpoints as ckpt_lib
+  from experiment import checkpoints as ckpt_lib
   case, ref, config = jax_case('vp__ddpm__cifar10_unconditional')
   path = build_jax_checkpoint(case, tmp_path)
   rel = case['config']

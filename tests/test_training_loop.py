@@ -15,7 +15,7 @@ import pytest
 
 from configs.toy import gmm_vp
 from data.toy import ToyDataset
-from training import checkpoints as ckpt_lib
+from experiment import checkpoints as ckpt_lib
 from training import loop
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

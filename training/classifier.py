@@ -3,7 +3,7 @@
 Cross-entropy of the classifier on x_t = mean(t) x_0 + s(t) z, t ~ U[eps, T]
 drawn with the SDE's marginals (`sde.marginal_prob`), the labels of x_0. It
 runs in the score model's training loop (`training.loop.train`): the same
-checkpoints (`training.checkpoints`), exact resume, NaN stop, logging, with
+checkpoints (`experiment.checkpoints`), exact resume, NaN stop, logging, with
 its own state and batches of (images, labels).
 
 The run lives in `classifier.workdir` (default WORKDIR/classifier) and is
@@ -18,11 +18,11 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 import optax
-from jax.sharding import NamedSharding, PartitionSpec as P
 
 import sde_lib
 from models import classifier as classifier_lib
-from training import loop, state as state_lib, step as step_lib
+from experiment import state as state_lib
+from training import loop
 
 EPS = 1e-5   # lowest training time, as the score losses'
 
@@ -34,8 +34,6 @@ def training_config(config):
   t = out.training
   t.n_iters, t.batch_size, t.snapshot_freq = c.n_iters, c.batch_size, c.snapshot_freq
   t.snapshot_sampling = False
-  if 'eval_at_end' in t:
-    t.eval_at_end = False
   out.optim.lr = c.lr
   out.model.ema_rate = c.ema_rate
   return out
@@ -57,60 +55,21 @@ def get_loss_fn(sde, model, eps=EPS):
   return loss_fn
 
 
-class ClassifierTrainer:
-  """The `loop.Trainer` interface (init_state, abstract_state, multi_step) for a classifier.
-
-  `config` is the training config (`training_config`)."""
+class ClassifierTrainer(loop.Trainer):
+  """The training loop's `Trainer` for the classifier of `config`, the training config
+  (`training_config`): the classifier's loss and initial state on the same steps."""
 
   def __init__(self, config, mesh=None):
-    self.config = config
-    self.mesh = mesh if mesh is not None else loop.make_mesh()
-    self.replicated = NamedSharding(self.mesh, P())
-    self.sde = sde_lib.get_sde(config)
-    self.model = classifier_lib.get_classifier(config)
-    self.optimizer = state_lib.get_optimizer(config)
-    train_step = step_lib.make_train_step(get_loss_fn(self.sde, self.model), self.optimizer,
-                                          config.model.ema_rate, config.seed)
-    # One call per step on CPU, as the score trainer (XLA:CPU runs conv backward passes
-    # inside lax.scan several times slower).
-    self.steps_per_call = 1 if jax.default_backend() == 'cpu' else None
-    self._one_step = jax.jit(train_step, donate_argnums=0,
-                             out_shardings=(self.replicated, self.replicated))
-    self._multi_step = jax.jit(step_lib.make_multi_step(train_step), donate_argnums=0,
-                               out_shardings=(self.replicated, self.replicated))
-    n_dev = self.mesh.devices.size
-    if config.training.batch_size % n_dev:
-      raise ValueError(f"config.classifier.batch_size={config.training.batch_size} must be "
-                       f"divisible by the number of devices ({n_dev})")
-    self.batch_sharding = NamedSharding(self.mesh, P(None, 'data'))
-    self._init = jax.jit(lambda rng: self._initial_state(rng), out_shardings=self.replicated)
+    sde = sde_lib.get_sde(config)
+    model = classifier_lib.get_classifier(config)
+    optimizer = state_lib.get_optimizer(config)
 
-  def init_state(self):
-    return self._init(jax.random.PRNGKey(self.config.seed))
+    def init_fn(rng):
+      _, variables = classifier_lib.init_classifier(rng, config)
+      return state_lib.new_train_state(variables, optimizer)
 
-  def _initial_state(self, rng):
-    _, variables = classifier_lib.init_classifier(rng, self.config)
-    return state_lib.TrainState(step=jnp.zeros((), jnp.int32), params=variables,
-                                ema_params=variables, opt_state=self.optimizer.init(variables))
-
-  def abstract_state(self):
-    shapes = jax.eval_shape(self._initial_state, jax.random.PRNGKey(self.config.seed))
-    return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype,
-                                                       sharding=self.replicated), shapes)
-
-  def global_batches(self, local_batches):
-    return jax.tree.map(
-        lambda b: jax.make_array_from_process_local_data(self.batch_sharding, b), local_batches)
-
-  def multi_step(self, state, local_batches):
-    batches = self.global_batches(local_batches)
-    if self.steps_per_call != 1:
-      return self._multi_step(state, batches)
-    losses = []
-    for i in range(batches[1].shape[0]):
-      state, loss = self._one_step(state, jax.tree.map(lambda b, i=i: b[i], batches))
-      losses.append(loss)
-    return state, jnp.stack(losses)
+    super().__init__(config, mesh, loss_fn=get_loss_fn(sde, model), init_fn=init_fn,
+                     batch_field='classifier.batch_size')
 
 
 def train(config, workdir, data_source=None, max_steps=None, trainer=None):
@@ -129,7 +88,8 @@ def train(config, workdir, data_source=None, max_steps=None, trainer=None):
   trainer = ClassifierTrainer(tconfig) if trainer is None else trainer
   if jax.process_index() == 0:
     classifier_lib.write_identity(config, directory)
-  return loop.train(tconfig, directory, data_source, max_steps=max_steps, trainer=trainer)
+  return loop.train(tconfig, directory, data_source, max_steps=max_steps, trainer=trainer,
+                    check_config=False)   # check_identity above guards the classifier
 
 
 def run(config, workdir):

@@ -13,38 +13,36 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import tqdm
-from jax.sharding import NamedSharding, PartitionSpec as P
 
-import models
+import experiment
 import samplers
-import sde_lib
-from training import checkpoints as ckpt_lib
-from training import losses, state as state_lib, step as step_lib
+from experiment import checkpoints as ckpt_lib, run_config
+from training import step as step_lib
 from utils import plots, preemption
 from utils.metric_writer import MetricWriter
 
 SNAPSHOT_SAMPLES = {'vector': 2000, 'image': 64}   # samples drawn at each snapshot
-
-
-def make_mesh(devices=None):
-  """A 1-D mesh over all devices (of all hosts) with axis `data`."""
-  devices = jax.devices() if devices is None else devices
-  return jax.sharding.Mesh(np.asarray(devices), ('data',),
-                           axis_types=(jax.sharding.AxisType.Auto,))
+make_mesh = experiment.make_mesh
 
 
 class Trainer:
-  """Jitted, sharded step functions and state initialisation for one config."""
+  """Jitted, sharded step functions and state initialisation for one config.
 
-  def __init__(self, config, mesh=None):
+  By default it trains the config's score network (`experiment.Experiment`);
+  `loss_fn` / `init_fn` (`init_fn(rng) -> TrainState`, pure) train another network
+  on the same loop (the classifier), `batch_field` naming its batch size in messages.
+  """
+
+  def __init__(self, config, mesh=None, loss_fn=None, eval_loss_fn=None, init_fn=None,
+               batch_field='training.batch_size'):
     self.config = config
-    self.mesh = mesh if mesh is not None else make_mesh()
-    self.replicated = NamedSharding(self.mesh, P())
-    self.sde = sde_lib.get_sde(config)
-    self.model = models.get_model(config)
-    self.optimizer = state_lib.get_optimizer(config)
-    loss_fn = losses.get_loss_fn(config, self.sde, self.model, train=True)
-    self.eval_loss_fn = losses.get_loss_fn(config, self.sde, self.model, train=False)
+    self.experiment = experiment.Experiment(config, mesh)
+    self.mesh, self.replicated = self.experiment.mesh, self.experiment.replicated
+    self.optimizer = self.experiment.optimizer
+    if loss_fn is None:
+      loss_fn, eval_loss_fn = self.experiment.loss_fn(True), self.experiment.loss_fn(False)
+    self.eval_loss_fn = eval_loss_fn
+    self._initial_state = self.experiment.init_state if init_fn is None else init_fn
     train_step = step_lib.make_train_step(loss_fn, self.optimizer, config.model.ema_rate,
                                           config.seed)
     # On CPU, XLA runs the backward pass of convolutions inside a while loop
@@ -52,35 +50,32 @@ class Trainer:
     # vs 0.48 s per step of the digits DDPM++), so there each step of an image
     # model is its own call; dispatch is asynchronous, so nothing waits between
     # them. Vector models (MLPs) and accelerators run n_jitted_steps per call.
-    images = len(models.input_shape(config)) > 1
+    images = len(self.experiment.shape) > 1
     self.steps_per_call = 1 if jax.default_backend() == 'cpu' and images else None
     self._one_step = jax.jit(train_step, donate_argnums=0,
                              out_shardings=(self.replicated, self.replicated))
     self._multi_step = jax.jit(step_lib.make_multi_step(train_step), donate_argnums=0,
                                out_shardings=(self.replicated, self.replicated))
+    self._eval_step = None
     n_dev = self.mesh.devices.size
     if config.training.batch_size % n_dev:
-      raise ValueError(f"config.training.batch_size={config.training.batch_size} must be "
+      raise ValueError(f"config.{batch_field}={config.training.batch_size} must be "
                        f"divisible by the number of devices ({n_dev})")
-    self.batch_sharding = NamedSharding(self.mesh, P(None, 'data'))
+    self.batch_sharding = self.experiment.batch_sharding
     # Jitted once per Trainer, so repeated init_state calls do not recompile.
-    self._init = jax.jit(
-        lambda rng: state_lib.init_train_state(rng, config, self.optimizer)[1],
-        out_shardings=self.replicated)
+    self._init = jax.jit(self._initial_state, out_shardings=self.replicated)
 
   def init_state(self):
     return self._init(jax.random.PRNGKey(self.config.seed))
 
   def abstract_state(self):
-    rng = jax.random.PRNGKey(self.config.seed)
-    shapes = jax.eval_shape(
-        lambda: state_lib.init_train_state(rng, self.config, self.optimizer)[1])
-    return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype,
-                                                       sharding=self.replicated), shapes)
+    return experiment.abstract(self._initial_state, self.config.seed, self.replicated)
 
   def global_batches(self, local_batches):
-    """Host-local (k, B/hosts, ...) batches -> one global array sharded on `data`."""
-    return jax.make_array_from_process_local_data(self.batch_sharding, local_batches)
+    """Host-local (k, B/hosts, ...) batches (or pytrees of them) -> global arrays sharded
+    on `data`."""
+    return jax.tree.map(
+        lambda b: jax.make_array_from_process_local_data(self.batch_sharding, b), local_batches)
 
   def multi_step(self, state, local_batches):
     """Runs len(local_batches) optimiser steps; returns (state, losses of each step)."""
@@ -88,10 +83,17 @@ class Trainer:
     if self.steps_per_call != 1:
       return self._multi_step(state, batches)
     losses = []
-    for i in range(batches.shape[0]):
-      state, loss = self._one_step(state, batches[i])
+    for i in range(jax.tree.leaves(batches)[0].shape[0]):
+      state, loss = self._one_step(state, jax.tree.map(lambda b, i=i: b[i], batches))
       losses.append(loss)
     return state, jnp.stack(losses)
+
+  def eval_loss(self, state, local_batch, index):
+    """The eval objective of the EMA parameters on one batch (`training.eval_freq`)."""
+    if self._eval_step is None:
+      self._eval_step = jax.jit(experiment.make_eval_step(self.eval_loss_fn, self.config.seed))
+    batch = self.global_batches(local_batch[None])[0]
+    return self._eval_step(state, batch, index)
 
 
 def _say(message):
@@ -105,7 +107,8 @@ def _chunk_ends(step, n_iters, freqs):
   return min(e for e in ends if e > step)
 
 
-def train(config, workdir, data_source, on_snapshot=None, max_steps=None, trainer=None):
+def train(config, workdir, data_source, on_snapshot=None, max_steps=None, trainer=None,
+          eval_source=None, check_config=True):
   """Trains from `config`, resuming from the newest checkpoint in `workdir`.
 
   Args:
@@ -114,17 +117,24 @@ def train(config, workdir, data_source, on_snapshot=None, max_steps=None, traine
     max_steps: stop after this many steps in this call (tests); default: run to n_iters.
     trainer: a `Trainer(config)` to reuse (its steps are already compiled);
       default: a new one.
+    eval_source: optional `batch(step)` source of held-out batches: every
+      `training.eval_freq` steps the EMA parameters' eval loss on its batch of that step
+      is logged as `eval_loss` (the original's periodic evaluation).
+    check_config: refuse a workdir whose checkpoints were trained with another config
+      (`experiment.run_config`); the classifier's run checks its own identity instead.
   Returns the final TrainState.
-  Raises `preemption.Preempted` after SIGTERM / SIGINT, once the step in flight
+  Raises `run_config.ConfigMismatchError` (nothing read or written) when `workdir` belongs
+  to another config; `preemption.Preempted` after SIGTERM / SIGINT, once the step in flight
   is done and a preemption checkpoint of it is written; `checkpoints.CheckpointError`
   when a checkpoint cannot be written (at the latest one call after that save) or read.
   """
   tc = config.training
+  if check_config:
+    run_config.check(config, workdir)
   os.makedirs(workdir, exist_ok=True)
-  if jax.process_index() == 0:
-    with open(os.path.join(workdir, 'config.json'), 'w') as f:
-      f.write(config.to_json_best_effort(indent=1))
+  run_config.record(config, workdir)
   trainer = Trainer(config) if trainer is None else trainer
+  eval_freq = tc.get('eval_freq', 0) if eval_source is not None else 0
   # Closed on every exit, an unreadable checkpoint included (stops orbax's threads).
   with preemption.PreemptionWatch() as watch, ckpt_lib.Checkpoints(workdir) as ckpts:
     latest = ckpts.latest()
@@ -139,7 +149,8 @@ def train(config, workdir, data_source, on_snapshot=None, max_steps=None, traine
     stop = tc.n_iters if max_steps is None else min(tc.n_iters, step + max_steps)
     # Steps logged after this checkpoint by an earlier process are re-run: drop them.
     writer = MetricWriter(workdir, 'train', resume_step=step)
-    freqs = (tc.n_jitted_steps, tc.log_freq, tc.snapshot_freq, tc.snapshot_freq_for_preemption)
+    freqs = (tc.n_jitted_steps, tc.log_freq, tc.snapshot_freq, tc.snapshot_freq_for_preemption,
+             eval_freq)
     bar = tqdm.tqdm(total=tc.n_iters, initial=step, desc='train', unit='step',
                     dynamic_ncols=True, disable=jax.process_index() != 0)
     pending = None     # (first step, losses) of the last call, checked one call late
@@ -157,6 +168,8 @@ def train(config, workdir, data_source, on_snapshot=None, max_steps=None, traine
           _check_and_log(pending, writer, bar, tc.log_freq)
         pending = (step, step_losses)
         step = end
+        if eval_freq and step % eval_freq == 0:
+          _log_eval_loss(trainer, state, eval_source, step, writer)
         checkpoint_now = step % tc.snapshot_freq_for_preemption == 0
         snapshot_now = step % tc.snapshot_freq == 0 or step == tc.n_iters
         if checkpoint_now or snapshot_now or step == stop:
@@ -206,37 +219,20 @@ def _check_and_log(pending, writer, bar, log_freq):
   bar.set_postfix(loss=f'{values[-1]:.4g}')
 
 
-def is_toy(config):
-  from data import toy
-  return config.data.dataset in toy.TOY_DATASETS
+def _log_eval_loss(trainer, state, eval_source, step, writer):
+  value = float(jax.device_get(trainer.eval_loss(state, eval_source.batch(step), step)))
+  if not np.isfinite(value):
+    raise FloatingPointError(f"eval loss is {value} at step {step}; stopping. The last "
+                             "checkpoint saved before that step is kept")
+  writer.write(step, eval_loss=value)
 
 
-def get_train_source(config):
-  """`batch(step)` source of this host's training batches for `config.data`."""
-  if is_toy(config):
-    from data import toy
-    return toy.ToyDataset(config.data.dataset, config.seed, config.training.batch_size)
-  import data
-  return data.get_dataset(config, 'train')
-
-
-def inverse_scaler(config):
-  """Model space -> [0, 1] for images; None for vector data (shown as is)."""
-  if is_toy(config):
-    return None
-  import data
-  return data.get_data_inverse_scaler(config)
-
-
-def make_snapshot_sampler(config, workdir):
+def make_snapshot_sampler(config, workdir, exp=None):
   """`fn(state, step)`: samples with the EMA parameters and writes samples/step_STEP.{npz,png}."""
-  sde = sde_lib.get_sde(config)
-  model = models.get_model(config)
-  score_fn = models.get_score_fn(sde, model, continuous=config.training.continuous)
-  shape = models.input_shape(config)
-  n = SNAPSHOT_SAMPLES['vector' if len(shape) == 1 else 'image']
-  sampler = samplers.get_sampler(config, sde, score_fn, (n,) + shape)
-  inverse = inverse_scaler(config)
+  exp = experiment.Experiment(config) if exp is None else exp
+  n = SNAPSHOT_SAMPLES['vector' if len(exp.shape) == 1 else 'image']
+  sampler = samplers.get_sampler(config, exp.sde, exp.score_fn, (n,) + exp.shape)
+  inverse = exp.inverse_scaler
   key = jax.random.fold_in(jax.random.PRNGKey(config.seed), 0x5A3)
 
   def on_snapshot(state, step):
@@ -249,16 +245,12 @@ def make_snapshot_sampler(config, workdir):
 
 
 def run(config, workdir):
-  """`main.py --mode train`: train (resuming if possible) with snapshot samples.
-
-  With `training.eval_at_end` (the digits configs), `--mode eval` follows on
-  the same process once training is done, so one command leaves a checkpoint,
-  samples and test-set metrics.
-  """
-  on_snapshot = (make_snapshot_sampler(config, workdir)
+  """`main.py --mode train`: train (resuming if possible) with snapshot samples and, every
+  `training.eval_freq` steps, the eval loss on a held-out batch."""
+  trainer = Trainer(config)
+  exp = trainer.experiment
+  on_snapshot = (make_snapshot_sampler(config, workdir, exp)
                  if config.training.snapshot_sampling else None)
-  state = train(config, workdir, get_train_source(config), on_snapshot=on_snapshot)
-  if config.training.get('eval_at_end', False):
-    from evaluation import runs
-    runs.evaluate(config, workdir)
-  return state
+  eval_source = exp.train_source('test') if config.training.get('eval_freq', 0) else None
+  return train(config, workdir, exp.train_source(), on_snapshot=on_snapshot, trainer=trainer,
+               eval_source=eval_source)

@@ -1,9 +1,12 @@
-"""The jitted training step: loss, backward, clip, Adam, EMA; several per call with lax.scan."""
+"""The jitted training step: loss, backward, clip, Adam, EMA; several per call with lax.scan.
+
+(The eval step, which evaluation uses too, is `experiment.make_eval_step`.)
+"""
 import jax
 import jax.numpy as jnp
 import optax
 
-from training.state import ema_update
+from experiment.state import ema_update
 
 
 def step_rng(seed, step):
@@ -31,10 +34,3 @@ def make_multi_step(train_step):
     return jax.lax.scan(train_step, state, batches)
   return multi_step
 
-
-def make_eval_step(loss_fn, seed):
-  """`eval_step(state, batch, index) -> loss` of the EMA parameters (no dropout)."""
-  def eval_step(state, batch, index):
-    rng = jax.random.fold_in(jax.random.PRNGKey(seed + 1), index)
-    return loss_fn(rng, state.ema_params, batch)
-  return eval_step
