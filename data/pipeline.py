@@ -29,6 +29,7 @@ import threading
 import numpy as np
 
 from data import transforms
+from utils import checks
 
 # Domain-separation constants for the seeds of the different random streams.
 _PERMUTATION, _TRAIN_NOISE, _EVAL_NOISE = 0, 1, 2
@@ -51,10 +52,8 @@ class ImageDataset:
                process_index: int = 0, process_count: int = 1):
     if split not in SPLIT_IDS:
       raise ValueError(f"split={split!r} is not a split; allowed: {', '.join(SPLIT_IDS)}")
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-      raise ValueError(f"seed={seed!r} must be a non-negative integer")
-    if not isinstance(process_count, (int, np.integer)) or process_count < 1:
-      raise ValueError(f"process_count={process_count!r} must be a positive integer")
+    checks.require_int('seed', seed, 0)
+    checks.require_positive_int('process_count', process_count)
     if not isinstance(process_index, (int, np.integer)) or not 0 <= process_index < process_count:
       raise ValueError(f"process_index={process_index!r} must be in [0, {process_count})")
     _check_batch_size(batch_size, process_count)
@@ -179,8 +178,7 @@ class ImageDataset:
 
 
 def _check_batch_size(batch_size, process_count):
-  if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool) or batch_size < 1:
-    raise ValueError(f"batch_size={batch_size!r} must be a positive integer")
+  checks.require_positive_int('batch_size', batch_size)
   if batch_size % process_count:
     raise ValueError(f"batch_size={batch_size} must be divisible by the process count "
                      f"({process_count}): each host reads batch_size / process_count examples")

@@ -38,7 +38,7 @@ import numpy as np
 
 from evaluation import metrics
 from evaluation.metrics import merge_moments
-from utils import atomic
+from utils import atomic, checks
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_STATS_DIR = os.path.join(REPO_ROOT, 'assets', 'stats')
@@ -178,15 +178,12 @@ def compute_dataset_stats(config, out_path=None, *, batch_size=None, max_images=
 
   if params is None:
     params = inception.load_params(config.eval.get('inception_weights', ''))
-  if max_images is not None and (isinstance(max_images, bool) or not isinstance(max_images, int)
-                                 or max_images < 2):
-    raise ValueError(f"max_images={max_images!r} must be an integer >= 2 (a covariance needs "
-                     "two images), or None for the whole split")
-  if isinstance(kid_features, bool) or not isinstance(kid_features, int) or kid_features < 0:
-    raise ValueError(f"kid_features={kid_features!r} must be a non-negative integer")
-  local = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
-  if isinstance(local, bool) or not isinstance(local, int) or local < 1:
-    raise ValueError(f"batch_size={batch_size!r} must be a positive integer")
+  if max_images is not None:
+    checks.require_int('max_images', max_images, 2, ' (a covariance needs two images), or '
+                       'None for the whole split')
+  checks.require_int('kid_features', kid_features, 0)
+  local = checks.require_positive_int(
+      'batch_size', DEFAULT_BATCH_SIZE if batch_size is None else batch_size)
   hosts, host = jax.process_count(), jax.process_index()
   global_batch = local * hosts
   ds = data.get_dataset(config, 'train', evaluation=True, uniform_dequantization=False,

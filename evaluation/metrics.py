@@ -22,6 +22,8 @@ import math
 
 import numpy as np
 
+from utils import checks
+
 
 def _as_float64(name, value, ndim):
   """`value` as a finite float64 array with `ndim` dimensions, or a clear error."""
@@ -263,15 +265,13 @@ def kernel_inception_distance(features_a, features_b, subset_size: int = 1000,
   if a.shape[1] != b.shape[1]:
     raise ValueError(f"features_a and features_b must have the same feature dimension, "
                      f"got shapes {a.shape} and {b.shape}")
-  if not isinstance(subset_size, (int, np.integer)) or isinstance(subset_size, bool):
-    raise ValueError(f"subset_size must be an int, got {subset_size!r}")
+  checks.require_int('subset_size', subset_size, 2)
   limit = min(a.shape[0], b.shape[0])
   if not 2 <= subset_size <= limit:
     raise ValueError(f"subset_size={subset_size} must be in [2, {limit}] "
                      f"(the smaller of the two sample counts, {a.shape[0]} and {b.shape[0]}); "
                      f"pass a smaller subset_size for few samples")
-  if not isinstance(num_subsets, (int, np.integer)) or num_subsets < 1:
-    raise ValueError(f"num_subsets must be a positive int, got {num_subsets!r}")
+  checks.require_positive_int('num_subsets', num_subsets)
   rng = np.random.default_rng(seed)
   estimates = np.empty(num_subsets)
   for i in range(num_subsets):
@@ -288,8 +288,7 @@ def _log_softmax(logits):
 
 def _inception_score_from_log_probs(log_probs, splits):
   n = log_probs.shape[0]
-  if not isinstance(splits, (int, np.integer)) or isinstance(splits, bool) or not 1 <= splits <= n:
-    raise ValueError(f"splits must be an int in [1, {n}] (the number of examples), got {splits!r}")
+  checks.require_int('splits', splits, 1, ' (the number of examples)', maximum=n)
   scores = []
   for i in range(splits):
     part = log_probs[i * n // splits:(i + 1) * n // splits]

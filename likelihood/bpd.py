@@ -22,25 +22,18 @@ import jax.numpy as jnp
 import numpy as np
 
 from data import transforms
+from utils import checks
 
 
 def _check_num_levels(num_levels):
-  if isinstance(num_levels, bool) or not isinstance(num_levels, (int, np.integer)) \
-      or num_levels < 2:
-    raise ValueError(f"num_levels must be an integer >= 2, got {num_levels!r}")
-  return int(num_levels)
+  return checks.require_int('num_levels', num_levels, 2)
 
 
 def _check_event_shape(event_shape):
-  if isinstance(event_shape, (int, np.integer)) and not isinstance(event_shape, bool):
+  if checks.is_int(event_shape):
     event_shape = (event_shape,)
-  ok = isinstance(event_shape, (tuple, list)) and len(event_shape) > 0 and all(
-      isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n > 0 for n in event_shape)
-  if not ok:
-    raise ValueError(
-        "event_shape must be the shape of one example (x.shape[1:]): a non-empty "
-        f"tuple of positive integers, got {event_shape!r}")
-  return tuple(int(n) for n in event_shape)
+  return checks.require_int_sequence('event_shape', event_shape,
+                                     ' (the shape of one example, x.shape[1:])')
 
 
 def bpd_offset(num_levels=256, centered=False):

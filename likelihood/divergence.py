@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from utils import config_checks
+from utils import checks, config_checks
 
 ESTIMATORS = config_checks.LIKELIHOOD_ESTIMATORS
 
@@ -65,9 +65,7 @@ def exact_divergence(fn, x, chunk_size=256):
   Returns:
     `(fn(x), divergence of shape (batch,))`.
   """
-  if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) \
-      or chunk_size < 1:
-    raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+  checks.require_positive_int('chunk_size', chunk_size)
   value, jvp_fn = jax.linearize(fn, x)
   batch = x.shape[0]
   dim = int(np.prod(x.shape[1:]))

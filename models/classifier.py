@@ -29,7 +29,7 @@ import jax.numpy as jnp
 
 from models import registry, scoring
 from models.wideresnet_noise_conditional import WideResnet
-from utils import atomic, config_checks
+from utils import atomic, checks, config_checks
 
 CLASSIFIER_NAMES = config_checks.CLASSIFIER_NAMES
 # The config fields that fix the classifier's architecture (and its checkpoints' shapes).
@@ -38,10 +38,7 @@ ARCHITECTURE_FIELDS = ('name', 'blocks_per_group', 'channel_multiplier', 'embedd
 
 
 def _positive_int(config, field):
-  value = config.classifier[field]
-  if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-    raise ValueError(f"config.classifier.{field}={value!r} must be a positive integer")
-  return value
+  return checks.require_positive_int(f'config.classifier.{field}', config.classifier[field])
 
 
 def get_classifier(config):

@@ -3,7 +3,8 @@ import numbers
 
 import jax
 import jax.numpy as jnp
-import numpy as np
+
+from utils import checks
 
 
 def lookup(argument, name, table):
@@ -16,13 +17,7 @@ def lookup(argument, name, table):
 
 def check_shape(shape):
   """`shape` as a tuple of positive ints (batch first), or a ValueError saying why not."""
-  ok = isinstance(shape, (tuple, list)) and len(shape) >= 1 and all(
-      isinstance(n, (int, np.integer)) and not isinstance(n, (bool, np.bool_)) and n > 0
-      for n in shape)
-  if not ok:
-    raise ValueError(
-        f"shape={shape!r} must be a tuple of positive ints, batch first, e.g. (64, 32, 32, 3)")
-  return tuple(int(n) for n in shape)
+  return checks.require_int_sequence('shape', shape, ', batch first, e.g. (64, 32, 32, 3)')
 
 
 def check_eps(eps, sde):
@@ -33,16 +28,11 @@ def check_eps(eps, sde):
 
 
 def check_positive(name, value):
-  if (not isinstance(value, numbers.Real) or isinstance(value, bool)
-      or not np.isfinite(value) or value <= 0):
-    raise ValueError(f"{name}={value!r} must be a finite number > 0")
-  return float(value)
+  return checks.require_real(name, value, 0, low_open=True)
 
 
 def check_bool(name, value):
-  if not isinstance(value, (bool, np.bool_)):
-    raise ValueError(f"{name}={value!r} must be True or False")
-  return bool(value)
+  return checks.require_bool(name, value)
 
 
 def sample_dtype(params, dtype=None):

@@ -20,13 +20,12 @@ jitted sampler. Times that have no closed form (a given lambda or sigma) are
 found by bisection on [0, T] to float64 precision.
 """
 import functools
-import numbers
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from utils import config_checks
+from utils import checks, config_checks
 
 # Time-step schedules of the DPM-Solver papers: uniform in log-SNR (their
 # 'logSNR', recommended for low resolutions), uniform in t, and uniform in sqrt(t)
@@ -127,17 +126,9 @@ def check_choice(argument, value, allowed):
 
 def check_int(argument, value, minimum, why=''):
   """`value` as an int >= minimum, else a ValueError naming it and the minimum (and why)."""
-  if (not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_))
-      or value < minimum):
-    raise ValueError(f"{argument}={value!r} must be an int >= {minimum}{why}")
-  return int(value)
+  return checks.require_int(argument, value, minimum, why)
 
 
 def check_real(argument, value, low=0., high=np.inf, allow_inf=False):
   """`value` as a float in [low, high], finite unless `allow_inf`, else a ValueError."""
-  if (not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_))
-      or np.isnan(value) or (np.isinf(value) and not allow_inf) or not low <= value <= high):
-    span = f"in [{low}, {high}]" if np.isfinite(high) else f">= {low}"
-    raise ValueError(
-        f"{argument}={value!r} must be a {'' if allow_inf else 'finite '}number {span}")
-  return float(value)
+  return checks.require_real(argument, value, low, high, allow_inf=allow_inf)

@@ -38,8 +38,6 @@ probability flow of the model's score. That is the probability flow of
 p_t(x | y) when the score is the exact conditional one, and an approximation
 otherwise, as for PC.
 """
-import numbers
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -48,6 +46,7 @@ from samplers import _common
 from samplers.ode import get_ode_sampler
 from samplers.pc import check_pc_args, get_pc_sampler
 from sde_lib import batch_mul
+from utils import checks
 
 # The original's orthonormal colour basis, exactly: columns (1,1,1)/sqrt3, (-2,1,1)/sqrt6,
 # (0,1,-1)/sqrt2. decouple(x) = x @ M puts grey (sqrt(3) times the channel mean) in channel 0.
@@ -298,11 +297,8 @@ def get_ode_colorizer(sde, score_fn, shape, rtol=1e-5, atol=1e-5, solver='dopri5
 
 
 def _check_scale(scale):
-  if (not isinstance(scale, numbers.Real) or isinstance(scale, bool)
-      or not np.isfinite(scale) or scale < 0):
-    raise ValueError(f"scale={scale!r} must be a finite number >= 0 (1: the classifier's "
-                     "gradient as it is, the paper's method; 0: unconditional)")
-  return float(scale)
+  return checks.require_real('scale', scale, 0, why=" (1: the classifier's gradient as it "
+                             "is, the paper's method; 0: unconditional)")
 
 
 def _guided_score_fn(score_fn, logit_fn, scale):

@@ -43,7 +43,7 @@ import numpy as np
 from samplers import _common
 from samplers import _noise_schedule as ns
 from samplers._noise_schedule import PREDICTIONS, SCHEDULES
-from utils import config_checks
+from utils import checks, config_checks
 
 DPM_METHODS = config_checks.DPM_METHODS
 DPM_ORDERS = config_checks.DPM_ORDERS
@@ -232,7 +232,7 @@ def get_dpm_solver_sampler(sde, score_fn, shape, num_steps=20, order=2, method='
   method = ns.check_choice('method', method, DPM_METHODS)
   predict = ns.check_choice('predict', predict, PREDICTIONS)
   schedule = ns.check_choice('schedule', schedule, SCHEDULES)
-  if order not in DPM_ORDERS or isinstance(order, bool):
+  if order not in DPM_ORDERS or checks.is_bool(order):
     raise ValueError(f"order={order!r} is not a DPM-Solver order; allowed: "
                      f"{', '.join(map(str, DPM_ORDERS))}")
   num_steps = ns.check_int('num_steps', num_steps, order,

@@ -26,6 +26,7 @@ import numpy as np
 
 from samplers import _common
 from samplers import _noise_schedule as ns
+from utils import checks
 
 
 def get_edm_sampler(sde, score_fn, shape, num_steps=18, rho=7., s_churn=0., s_min=0.,
@@ -57,10 +58,7 @@ def get_edm_sampler(sde, score_fn, shape, num_steps=18, rho=7., s_churn=0., s_mi
   shape = _common.check_shape(shape)
   n = ns.check_int('num_steps', num_steps, 2,
                    ' (EDM needs the two levels sigma(T) and sigma(eps))')
-  if not (isinstance(rho, (int, float, np.floating)) and not isinstance(rho, bool)
-          and np.isfinite(rho) and rho > 0):
-    raise ValueError(f"rho={rho!r} must be a finite number > 0")
-  rho = float(rho)
+  rho = checks.require_real('rho', rho, 0, low_open=True)
   s_churn = ns.check_real('s_churn', s_churn)
   s_min = ns.check_real('s_min', s_min)
   s_max = ns.check_real('s_max', s_max, low=s_min, allow_inf=True)

@@ -6,11 +6,11 @@ The whole loop is a single `lax.fori_loop` inside one `jit`.
 """
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from samplers import _common
 from samplers.correctors import CORRECTORS, NoneCorrector, get_corrector
 from samplers.predictors import PREDICTORS, NonePredictor, get_predictor
+from utils import checks
 
 
 def check_pc_args(sde, predictor, corrector, snr, n_steps, probability_flow, denoise):
@@ -29,10 +29,8 @@ def check_pc_args(sde, predictor, corrector, snr, n_steps, probability_flow, den
         "predictor='none' with corrector='none' never moves the prior sample; choose a "
         f"predictor ({', '.join(PREDICTORS)}) or a corrector ({', '.join(CORRECTORS)})")
   snr = _common.check_positive('snr', snr)
-  if (not isinstance(n_steps, (int, np.integer)) or isinstance(n_steps, bool)
-      or n_steps < 0):
-    raise ValueError(f"n_steps={n_steps!r} must be an int >= 0 (corrector steps per time step)")
-  return predictor_cls, corrector_cls, snr, int(n_steps), probability_flow, denoise
+  n_steps = checks.require_int('n_steps', n_steps, 0, ' (corrector steps per time step)')
+  return predictor_cls, corrector_cls, snr, n_steps, probability_flow, denoise
 
 
 def get_pc_sampler(sde, score_fn, shape, predictor='reverse_diffusion', corrector='langevin',

@@ -11,6 +11,8 @@ import abc
 
 import jax.numpy as jnp
 
+from utils import checks
+
 
 def batch_mul(v, x):
   """Multiplies each example of `x` by the per-example scalar `v[i]`."""
@@ -28,9 +30,7 @@ class SDE(abc.ABC):
   """dx = f(x, t) dt + g(t) dw on t in [0, T], discretised into N steps."""
 
   def __init__(self, N: int):
-    if not isinstance(N, (int,)) or isinstance(N, bool) or N < 1:
-      raise ValueError(f"N must be a positive integer, got {N!r}")
-    self.N = N
+    self.N = checks.require_positive_int('N', N)
 
   @property
   def T(self) -> float:

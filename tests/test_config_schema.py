@@ -156,7 +156,7 @@ def test_implementers_error_messages_list_the_schema_tuple():
     (checks.require_positive_int, True, 'x=True must be a positive integer'),
     (checks.require_positive_int, 0, 'x=0 must be a positive integer'),
     (checks.require_positive_int, 2.0, 'x=2.0 must be a positive integer'),
-    (lambda n, v: checks.require_int(n, v, 0), -1, 'x=-1 must be a non-negative integer'),
+    (lambda n, v: checks.require_int(n, v, 0), -1, 'x=-1 must be an integer >= 0'),
     (lambda n, v: checks.require_int(n, v, 2, ' (why)'), 1, 'x=1 must be an integer >= 2 (why)'),
     (lambda n, v: checks.require_real(n, v, low_open=True), 0., 'x=0.0 must be a finite number > 0'),
     (checks.require_real, np.inf, 'x=inf must be a finite number >= 0'),

@@ -614,7 +614,7 @@ def test_inpainter_rejects_bad_data_and_arguments():
     inpaint(jax.random.PRNGKey(0), inpaint_problem()['gmm'], jnp.zeros((8, 3)), np.ones(4))
   with pytest.raises(ValueError, match="predictor='heun' is not a predictor; allowed: "):
     _small_inpainter(predictor='heun')
-  with pytest.raises(ValueError, match="n_steps=-1 must be an int >= 0"):
+  with pytest.raises(ValueError, match="n_steps=-1 must be an integer >= 0"):
     _small_inpainter(n_steps=-1)
   with pytest.raises(ValueError, match=r"eps=2.0 must be a number in \(0, T\)"):
     _small_inpainter(eps=2.)

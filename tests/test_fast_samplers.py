@@ -352,7 +352,7 @@ def _ddim(**kwargs):
                                        'time_quadratic']),
     (lambda: _dpm(num_steps=2, order=3), ['num_steps=2', '>= 3', 'order=3']),
     (lambda: _dpm(num_steps=1, order=2, method='singlestep'), ['num_steps=1', '>= 2', 'order=2']),
-    (lambda: _dpm(num_steps=0, order=1), ['num_steps=0', '>= 1']),
+    (lambda: _dpm(num_steps=0, order=1), ['num_steps=0', 'a positive integer']),
     (lambda: _dpm(num_steps=10.), ['num_steps=10.0', 'int']),
     (lambda: _dpm(eps=0.), ['eps', '(0, T)']),
     (lambda: _ddim(num_steps=1), ['num_steps=1', '>= 2']),

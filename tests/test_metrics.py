@@ -264,7 +264,7 @@ def test_inception_score_extremes():
 
 def test_inception_score_rejects_bad_input():
   """Too many splits and rows of probs that do not sum to 1: ValueError naming the argument."""
-  with pytest.raises(ValueError, match=r'splits must be an int in \[1, 4\]'):
+  with pytest.raises(ValueError, match=r'splits=5 must be an integer in \[1, 4\]'):
     metrics.inception_score(np.zeros((4, 3)), splits=5)
   with pytest.raises(ValueError, match='must sum to 1'):
     metrics.inception_score_from_probs(np.full((4, 3), 0.5), splits=1)

@@ -197,5 +197,5 @@ def test_get_sde_and_bad_arguments():
     sde_lib.VPSDE(beta_min=5., beta_max=1.)
   with pytest.raises(ValueError, match='sigma_min'):
     sde_lib.VESDE(sigma_min=0., sigma_max=1.)
-  with pytest.raises(ValueError, match='N must be a positive integer'):
+  with pytest.raises(ValueError, match='N=0 must be a positive integer'):
     sde_lib.VPSDE(N=0)

@@ -35,18 +35,21 @@ def require_bool(name, value) -> bool:
   return bool(value)
 
 
-def int_wording(minimum) -> str:
+def int_wording(minimum, maximum=None) -> str:
+  if maximum is not None:
+    return f'an integer in [{minimum}, {maximum}]'
   if minimum == 1:
     return 'a positive integer'
   if minimum == 0:
-    return 'a non-negative integer'
+    return 'an integer >= 0'
   return f'an integer >= {minimum}'
 
 
-def require_int(name, value, minimum=1, why='') -> int:
-  """`value` as an int >= minimum; `why` is appended to the message."""
-  if not is_int(value) or value < minimum:
-    raise must(name, value, int_wording(minimum) + why)
+def require_int(name, value, minimum=1, why='', maximum=None) -> int:
+  """`value` as an int in [minimum, maximum] (no upper bound by default); `why` is appended
+  to the message."""
+  if not is_int(value) or value < minimum or (maximum is not None and value > maximum):
+    raise must(name, value, int_wording(minimum, maximum) + why)
   return int(value)
 
 
@@ -58,7 +61,7 @@ def require_int_sequence(name, value, why='') -> tuple:
   """A non-empty tuple/list of positive integers, as a tuple of ints."""
   if not (isinstance(value, (tuple, list)) and len(value) > 0
           and all(is_int(n) and n > 0 for n in value)):
-    raise must(name, value, 'a non-empty sequence of positive integers' + why)
+    raise must(name, value, 'a non-empty tuple of positive ints' + why)
   return tuple(int(n) for n in value)
 
 
