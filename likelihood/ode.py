@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from likelihood import divergence
-from utils import ode_solvers
+from utils import checks, ode_solvers
 
 # The adaptive solvers of the sampler's table, by name ('rk45' = 'dopri5', as
 # the original's scipy solve called it).
@@ -100,9 +100,7 @@ def get_likelihood_fn(sde, score_fn, estimator='rademacher', rtol=1e-5, atol=1e-
     raise ValueError(f"eps must be {allowed_eps}, got {eps!r}")
   if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
     raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
-  if isinstance(exact_chunk_size, bool) or not isinstance(exact_chunk_size, (int, np.integer)) \
-      or exact_chunk_size < 1:
-    raise ValueError(f"exact_chunk_size must be a positive integer, got {exact_chunk_size!r}")
+  checks.require_positive_int('exact_chunk_size', exact_chunk_size)
 
   def check_score_shape(params, x):
     t = jax.ShapeDtypeStruct(x.shape[:1], x.dtype)
