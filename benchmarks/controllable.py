@@ -47,6 +47,7 @@ import numpy as np  # noqa: E402
 import models  # noqa: E402
 import samplers  # noqa: E402
 import sde_lib  # noqa: E402
+from benchmarks._timing import median_ms  # noqa: E402
 from models import classifier as classifier_lib  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -59,16 +60,6 @@ flags.DEFINE_integer('N', 20, 'time steps (replaces config.model.num_scales)')
 flags.DEFINE_integer('repeats', 3, 'timed runs per row (median)')
 
 PAIRS = (('reverse_diffusion', 'none'), ('reverse_diffusion', 'langevin'))
-
-
-def median_ms(fn, *args, repeats):
-  jax.block_until_ready(fn(*args))  # compile and warm up
-  times = []
-  for _ in range(repeats):
-    t0 = time.perf_counter()
-    jax.block_until_ready(fn(*args))
-    times.append(time.perf_counter() - t0)
-  return 1e3 * float(np.median(times))
 
 
 def interleaved_ms(runs, repeats):

@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -39,6 +38,7 @@ import numpy as np  # noqa: E402
 
 import samplers  # noqa: E402
 import sde_lib  # noqa: E402
+from benchmarks._timing import median_ms  # noqa: E402
 from models import analytic  # noqa: E402
 
 
@@ -74,16 +74,6 @@ def mlp_score_fn(time_features=32):
     w, b = params[-1]
     return -x + h @ w + b
   return score_fn
-
-
-def median_ms(fn, *args, repeats):
-  jax.block_until_ready(fn(*args))  # compile and warm up
-  times = []
-  for _ in range(repeats):
-    t0 = time.perf_counter()
-    jax.block_until_ready(fn(*args))
-    times.append(time.perf_counter() - t0)
-  return 1e3 * float(np.median(times))
 
 
 def score_times(score_fn, params, shape, n, repeats):

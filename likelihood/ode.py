@@ -22,8 +22,8 @@ import numpy as np
 from likelihood import divergence
 from utils import checks, ode_solvers
 
-# The adaptive solvers of the sampler's table, by name ('rk45' = 'dopri5', as
-# the original's scipy solve called it).
+# The solver names the likelihood accepts: the adaptive ones of the sampler's
+# table ('rk45' = 'dopri5', as the original's scipy solve called it).
 SOLVERS = {name: ode_solvers.SOLVERS[name] for name in ode_solvers.ADAPTIVE}
 
 
@@ -38,13 +38,6 @@ def _as_float(name, value, allowed):
   return number
 
 
-def _check_positive(name, value):
-  number = _as_float(name, value, 'a positive finite number')
-  if not np.isfinite(number) or number <= 0:
-    raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-  return number
-
-
 def evaluations_per_solve(solver, num_steps):
   """Vector-field evaluations of `num_steps` steps (accepted or rejected) of `solver`.
 
@@ -56,7 +49,8 @@ def evaluations_per_solve(solver, num_steps):
 
 
 def get_likelihood_fn(sde, score_fn, estimator='rademacher', rtol=1e-5, atol=1e-5,
-                      eps=1e-5, solver='dopri5', max_steps=4096, exact_chunk_size=256):
+                      eps=1e-5, solver=diffrax.Dopri5(), max_steps=None, exact_chunk_size=256,
+                      stepsize_controller=None, dt0=None):
   """A function computing log p(x) of a score model by the probability-flow ODE.
 
   Args:
@@ -66,13 +60,24 @@ def get_likelihood_fn(sde, score_fn, estimator='rademacher', rtol=1e-5, atol=1e-
     estimator: divergence estimator, 'rademacher' or 'gaussian' (Hutchinson,
       one probe per call, fixed along the trajectory: unbiased) or 'exact'
       (D Jacobian-vector products per evaluation: for small D).
-    rtol, atol: tolerances of diffrax's PIDController. The state is the whole
-      batch plus its log-density integrals, controlled jointly.
+    rtol, atol: tolerances of the default PIDController. The state is the
+      whole batch plus its log-density integrals, controlled jointly. Unused
+      with a `stepsize_controller`.
     eps: start time of the integration; the result is the density of p_eps,
       the model's smoothed data distribution (0 < eps < sde.T).
-    solver: 'dopri5' (alias 'rk45'), 'tsit5', 'dopri8', 'bosh3' or 'heun'.
-    max_steps: diffrax's step budget; running out raises at run time.
+    solver: a diffrax solver object: any explicit Runge-Kutta solver
+      (`diffrax.AbstractERK`), or Euler with an explicit `stepsize_controller`.
+      A name of `SOLVERS` ('dopri5' (alias 'rk45'), 'tsit5', 'dopri8',
+      'bosh3', 'heun') is still accepted.
+    max_steps: diffrax's step budget (accepted + rejected steps); None:
+      `utils.ode_solvers.MAX_STEPS`. Running out raises at run time.
     exact_chunk_size: basis vectors vmapped together by the 'exact' estimator.
+    stepsize_controller: a diffrax step-size controller; None:
+      `PIDController(rtol, atol)` (a solver without an error estimate needs
+      one given, e.g. `diffrax.ConstantStepSize()`).
+    dt0: size (> 0) of the first step, or of every step with
+      `ConstantStepSize`; None: diffrax's choice for adaptive steps,
+      (T - eps) / sde.N for constant ones. Not used with `StepTo`.
 
   Returns:
     `loglik(rng, params, x) -> (logp, z, nfe)`: `logp` of shape (batch,),
@@ -88,18 +93,15 @@ def get_likelihood_fn(sde, score_fn, estimator='rademacher', rtol=1e-5, atol=1e-
   if estimator not in divergence.ESTIMATORS:
     raise ValueError(
         f"estimator={estimator!r} is unknown; allowed: {', '.join(divergence.ESTIMATORS)}")
-  solver_name = str(solver).lower()
-  if solver_name not in SOLVERS:
-    raise ValueError(f"solver={solver!r} is unknown; allowed: {', '.join(SOLVERS)}")
-  ode_solver = SOLVERS[solver_name]()
-  rtol = _check_positive('rtol', rtol)
-  atol = _check_positive('atol', atol)
+  ode_solver = ode_solvers.check_solver(solver, names=SOLVERS)
+  controller = ode_solvers.check_controller(ode_solver, stepsize_controller, rtol, atol,
+                                            fixed_by_default=False)
+  max_steps = ode_solvers.check_max_steps(max_steps)
+  first_step = ode_solvers.initial_step(controller, dt0, (sde.T - eps) / sde.N, None)
   allowed_eps = f"a number in (0, T) = (0, {sde.T})"
   eps = _as_float('eps', eps, allowed_eps)
   if not 0 < eps < sde.T:
     raise ValueError(f"eps must be {allowed_eps}, got {eps!r}")
-  if isinstance(max_steps, bool) or not isinstance(max_steps, (int, np.integer)) or max_steps < 1:
-    raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
   checks.require_positive_int('exact_chunk_size', exact_chunk_size)
 
   def check_score_shape(params, x):
@@ -137,17 +139,9 @@ def get_likelihood_fn(sde, score_fn, estimator='rademacher', rtol=1e-5, atol=1e-
       return drift, div
 
     state0 = (x, jnp.zeros((batch,), x.dtype))
-    # Times in the data's dtype, so a float32 state is not promoted.
-    t0, t1 = jnp.asarray(eps, x.dtype), jnp.asarray(sde.T, x.dtype)
-    solution = diffrax.diffeqsolve(
-        diffrax.ODETerm(vector_field), ode_solver, t0=t0, t1=t1, dt0=None, y0=state0,
-        stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
-        solver_state=ode_solvers.first_stage_state(
-            ode_solver, lambda: vector_field(t0, state0, None)),
-        saveat=diffrax.SaveAt(t1=True), max_steps=max_steps)
-    z, delta_logp = solution.ys[0][-1], solution.ys[1][-1]
+    (z, delta_logp), nfe = ode_solvers.solve(vector_field, ode_solver, controller, eps, sde.T,
+                                             first_step, state0, max_steps=max_steps)
     logp = sde.prior_logp(z).astype(x.dtype) + delta_logp
-    nfe = evaluations_per_solve(ode_solver, solution.stats['num_steps']).astype(jnp.int32)
     return logp, z, nfe
 
   def loglik(rng, params, x):

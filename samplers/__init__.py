@@ -19,6 +19,7 @@ from samplers._noise_schedule import PREDICTIONS, SCHEDULES
 from samplers.ode import SOLVERS, get_ode_sampler
 from samplers.pc import get_pc_sampler
 from samplers.predictors import PREDICTORS, get_predictor
+from utils import ode_solvers
 from utils import config_checks
 
 METHODS = config_checks.SAMPLING_METHODS
@@ -76,7 +77,9 @@ def get_sampler(config, sde, score_fn, shape):
           continuous=config.training.continuous, denoise=s.noise_removal, eps=eps)
     return get_ode_sampler(
         sde, score_fn, shape, rtol=s.get('rtol', 1e-5), atol=s.get('atol', 1e-5),
-        solver=s.get('ode_solver', 'dopri5'), denoise=s.noise_removal, eps=eps)
+        solver=ode_solvers.solver_from_name(s.get('ode_solver', 'dopri5'),
+                                            argument='sampling.ode_solver'),
+        denoise=s.noise_removal, eps=eps)
   except ValueError as err:
     # The argument names map to fields: n_steps is sampling.n_steps_each,
     # denoise sampling.noise_removal, solver sampling.ode_solver; for dpm_solver

@@ -50,6 +50,26 @@ def sample_dtype(params, dtype=None):
   return jnp.dtype(jnp.result_type(*leaves))
 
 
+def register(table, name):
+  """Class decorator putting the class in `table` under `name` (the original's registries)."""
+  def add(cls):
+    table[name] = cls
+    return cls
+  return add
+
+
+class Skip:
+  """Mixin of the 'none' predictor and corrector: no score evaluation, x unchanged (x_mean = x).
+
+  Listed before the base class, so that its `nfe` and `update_fn` win.
+  """
+  nfe = 0
+
+  def update_fn(self, rng, x, t):
+    del rng, t
+    return x, x
+
+
 def bind_score(score_fn, params):
   """`score(x, t)` with `params` bound; its output is checked to be shaped like x, in x's dtype.
 

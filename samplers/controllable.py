@@ -38,6 +38,7 @@ probability flow of the model's score. That is the probability flow of
 p_t(x | y) when the score is the exact conditional one, and an approximation
 otherwise, as for PC.
 """
+import diffrax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -113,6 +114,28 @@ def _check_color_shape(shape):
                      "colour to add")
 
 
+def _inpainter(shape, run):
+  """`inpaint(rng, params, data, mask)` over a replacement sampler `run` in the data space."""
+  def inpaint(rng, params, data, mask):
+    data, known = _check_data_mask(shape, data, mask)
+    return run(rng, params, data, known)
+
+  return inpaint
+
+
+def _colorizer(shape, dtype, run):
+  """`colorize(rng, params, gray)` over `run`, a replacement sampler in the decoupled space."""
+  known = np.zeros(shape, bool)
+  known[..., 0] = True
+
+  def colorize(rng, params, gray):
+    _check_gray(shape, gray)
+    gray = jnp.asarray(gray)
+    return run(rng, params, decouple(gray.astype(_common.sample_dtype(params, dtype))), known)
+
+  return colorize
+
+
 # ------------------------------------------------------------------ replacement, PC
 
 
@@ -182,14 +205,9 @@ def get_pc_inpainter(sde, score_fn, shape, predictor='reverse_diffusion', correc
   A concrete mask is checked to hold only 0 and 1.
   """
   shape = _common.check_shape(shape)
-  run = _pc_replacement(sde, score_fn, shape, predictor, corrector, snr, n_steps,
-                        probability_flow, denoise, eps, dtype, _identity, _identity)
-
-  def inpaint(rng, params, data, mask):
-    data, known = _check_data_mask(shape, data, mask)
-    return run(rng, params, data, known)
-
-  return inpaint
+  return _inpainter(shape, _pc_replacement(
+      sde, score_fn, shape, predictor, corrector, snr, n_steps, probability_flow, denoise, eps,
+      dtype, _identity, _identity))
 
 
 def get_pc_colorizer(sde, score_fn, shape, predictor='reverse_diffusion', corrector='langevin',
@@ -204,29 +222,21 @@ def get_pc_colorizer(sde, score_fn, shape, predictor='reverse_diffusion', correc
   """
   shape = _common.check_shape(shape)
   _check_color_shape(shape)
-  run = _pc_replacement(sde, score_fn, shape, predictor, corrector, snr, n_steps,
-                        probability_flow, denoise, eps, dtype, decouple, couple)
-  known = np.zeros(shape, bool)
-  known[..., 0] = True
-
-  def colorize(rng, params, gray):
-    _check_gray(shape, gray)
-    gray = jnp.asarray(gray)
-    return run(rng, params, decouple(gray.astype(_common.sample_dtype(params, dtype))), known)
-
-  return colorize
+  return _colorizer(shape, dtype, _pc_replacement(
+      sde, score_fn, shape, predictor, corrector, snr, n_steps, probability_flow, denoise, eps,
+      dtype, decouple, couple))
 
 
 # ----------------------------------------------------------------- replacement, ODE
 
 
-def _ode_replacement(sde, score_fn, shape, rtol, atol, solver, denoise, eps, dtype, to_obs,
-                     from_obs):
+def _ode_replacement(sde, score_fn, shape, eps, dtype, to_obs, from_obs, ode_args):
   """Jitted `run(rng, params, y, known) -> (x, nfe)`: the probability-flow version of replacement.
 
   The score handed to the ODE solver is the model's on the unknown
   coordinates and the exact score -(x - m(t) y) / s(t)^2 of the known ones'
-  law given y, so the known coordinates follow their exact flow.
+  law given y, so the known coordinates follow their exact flow. `ode_args`:
+  `get_ode_sampler`'s solver arguments and `denoise`.
   """
   eps = _default_eps(sde, eps)
 
@@ -236,8 +246,7 @@ def _ode_replacement(sde, score_fn, shape, rtol, atol, solver, denoise, eps, dty
     known_score = -batch_mul(1. / std ** 2, to_obs(x) - mean)
     return from_obs(jnp.where(known, known_score, to_obs(score_fn(params, x, t))))
 
-  ode = get_ode_sampler(sde, replaced_score_fn, shape, rtol=rtol, atol=atol, solver=solver,
-                        denoise=denoise, eps=eps, dtype=dtype)
+  ode = get_ode_sampler(sde, replaced_score_fn, shape, eps=eps, dtype=dtype, **ode_args)
 
   def run(rng, params, y, known):
     x_dtype = _common.sample_dtype(params, dtype)
@@ -252,8 +261,9 @@ def _ode_replacement(sde, score_fn, shape, rtol, atol, solver, denoise, eps, dty
   return jax.jit(run)
 
 
-def get_ode_inpainter(sde, score_fn, shape, rtol=1e-5, atol=1e-5, solver='dopri5', denoise=False,
-                      eps=None, dtype=None):
+def get_ode_inpainter(sde, score_fn, shape, rtol=1e-5, atol=1e-5, solver=diffrax.Dopri5(),
+                      denoise=False, eps=None, dtype=None, stepsize_controller=None, dt0=None,
+                      max_steps=None):
   """A probability-flow ODE inpainter: `inpaint(rng, params, data, mask) -> (x, nfe)`.
 
   Arguments as `get_ode_sampler` (`eps=None`: `samplers.default_eps`), data
@@ -262,35 +272,25 @@ def get_ode_inpainter(sde, score_fn, shape, rtol=1e-5, atol=1e-5, solver='dopri5
   evaluation, as `get_ode_sampler`'s.
   """
   shape = _common.check_shape(shape)
-  run = _ode_replacement(sde, score_fn, shape, rtol, atol, solver, denoise, eps, dtype,
-                         _identity, _identity)
-
-  def inpaint(rng, params, data, mask):
-    data, known = _check_data_mask(shape, data, mask)
-    return run(rng, params, data, known)
-
-  return inpaint
+  return _inpainter(shape, _ode_replacement(
+      sde, score_fn, shape, eps, dtype, _identity, _identity,
+      dict(rtol=rtol, atol=atol, solver=solver, denoise=denoise,
+           stepsize_controller=stepsize_controller, dt0=dt0, max_steps=max_steps)))
 
 
-def get_ode_colorizer(sde, score_fn, shape, rtol=1e-5, atol=1e-5, solver='dopri5',
-                      denoise=False, eps=None, dtype=None):
+def get_ode_colorizer(sde, score_fn, shape, rtol=1e-5, atol=1e-5, solver=diffrax.Dopri5(),
+                      denoise=False, eps=None, dtype=None, stepsize_controller=None, dt0=None,
+                      max_steps=None):
   """A probability-flow ODE colorizer: `colorize(rng, params, gray) -> (x, nfe)`.
 
   Arguments as `get_ode_inpainter`, `gray` as `get_pc_colorizer`'s.
   """
   shape = _common.check_shape(shape)
   _check_color_shape(shape)
-  run = _ode_replacement(sde, score_fn, shape, rtol, atol, solver, denoise, eps, dtype,
-                         decouple, couple)
-  known = np.zeros(shape, bool)
-  known[..., 0] = True
-
-  def colorize(rng, params, gray):
-    _check_gray(shape, gray)
-    gray = jnp.asarray(gray)
-    return run(rng, params, decouple(gray.astype(_common.sample_dtype(params, dtype))), known)
-
-  return colorize
+  return _colorizer(shape, dtype, _ode_replacement(
+      sde, score_fn, shape, eps, dtype, decouple, couple,
+      dict(rtol=rtol, atol=atol, solver=solver, denoise=denoise,
+           stepsize_controller=stepsize_controller, dt0=dt0, max_steps=max_steps)))
 
 
 # ---------------------------------------------------------------- class-conditional
@@ -346,12 +346,22 @@ def _check_labels(shape, logit_fn, classifier_params, labels, x_dtype):
                        f"has {classes} classes: allowed 0 to {classes - 1}")
 
 
-def _conditional(make_sampler, shape, logit_fn, dtype):
-  """`sample(rng, params, classifier_params, labels, *rest)` over `make_sampler(dtype)`'s sampler.
+def _conditional(get_sampler, sde, score_fn, logit_fn, shape, scale, eps, dtype, **kwargs):
+  """`sample(rng, params, classifier_params, labels, *rest)`: `get_sampler` with the guided score.
 
-  The inner sampler draws in the dtype of the score's `params` (not of the
-  classifier's), so it is built per dtype, at trace time.
+  `get_sampler(sde, score_fn, shape, eps=, dtype=, **kwargs)` is the PC or
+  the ODE sampler. It draws in the dtype of the score's `params` (not of the
+  classifier's), so it is built per dtype, at trace time; and once now, which
+  checks the arguments before the first call.
   """
+  shape = _common.check_shape(shape)
+  guided = _guided_score_fn(score_fn, logit_fn, _check_scale(scale))
+  eps = _default_eps(sde, eps)
+
+  def make_sampler(x_dtype):
+    return get_sampler(sde, guided, shape, eps=eps, dtype=x_dtype, **kwargs)
+
+  make_sampler(None)
   built = {}
 
   def sample(rng, params, classifier_params, labels, *rest):
@@ -378,22 +388,14 @@ def get_pc_conditional_sampler(sde, score_fn, logit_fn, shape, predictor='revers
   nfe counts score evaluations (each comes with one classifier gradient when
   scale != 0).
   """
-  shape = _common.check_shape(shape)
-  scale = _check_scale(scale)
-  guided = _guided_score_fn(score_fn, logit_fn, scale)
-  eps = _default_eps(sde, eps)
-
-  def make_sampler(x_dtype):
-    return get_pc_sampler(sde, guided, shape, predictor=predictor, corrector=corrector, snr=snr,
-                          n_steps=n_steps, probability_flow=probability_flow, denoise=denoise,
-                          eps=eps, dtype=x_dtype)
-
-  make_sampler(None)   # checks the arguments now, not at the first call
-  return _conditional(make_sampler, shape, logit_fn, dtype)
+  return _conditional(get_pc_sampler, sde, score_fn, logit_fn, shape, scale, eps, dtype,
+                      predictor=predictor, corrector=corrector, snr=snr, n_steps=n_steps,
+                      probability_flow=probability_flow, denoise=denoise)
 
 
 def get_ode_conditional_sampler(sde, score_fn, logit_fn, shape, rtol=1e-5, atol=1e-5,
-                                solver='dopri5', denoise=False, eps=None, scale=1., dtype=None):
+                                solver=diffrax.Dopri5(), denoise=False, eps=None, scale=1.,
+                                dtype=None, stepsize_controller=None, dt0=None, max_steps=None):
   """A class-conditional probability-flow ODE sampler.
 
   `sample(rng, params, classifier_params, labels, z=None) -> (x, nfe)`: the
@@ -402,14 +404,6 @@ def get_ode_conditional_sampler(sde, score_fn, logit_fn, shape, rtol=1e-5, atol=
   classifier it is the probability flow of p_t(x | label), so z -> x is
   deterministic and invertible per class.
   """
-  shape = _common.check_shape(shape)
-  scale = _check_scale(scale)
-  guided = _guided_score_fn(score_fn, logit_fn, scale)
-  eps = _default_eps(sde, eps)
-
-  def make_sampler(x_dtype):
-    return get_ode_sampler(sde, guided, shape, rtol=rtol, atol=atol, solver=solver,
-                           denoise=denoise, eps=eps, dtype=x_dtype)
-
-  make_sampler(None)
-  return _conditional(make_sampler, shape, logit_fn, dtype)
+  return _conditional(get_ode_sampler, sde, score_fn, logit_fn, shape, scale, eps, dtype,
+                      rtol=rtol, atol=atol, solver=solver, denoise=denoise,
+                      stepsize_controller=stepsize_controller, dt0=dt0, max_steps=max_steps)

@@ -20,6 +20,9 @@ from samplers import _common
 from sde_lib import batch_mul
 from utils import config_checks
 
+# name -> corrector class, filled by `_common.register` below (names: config_checks.CORRECTORS).
+CORRECTORS = {}
+
 
 def _per_example_norm(v):
   """Euclidean norm of each example over all non-batch axes: (batch,)."""
@@ -55,6 +58,7 @@ class Corrector(abc.ABC):
     return jax.lax.fori_loop(0, self.n_steps, body, (x, x))
 
 
+@_common.register(CORRECTORS, 'langevin')
 class LangevinCorrector(Corrector):
   """Langevin MCMC with the step set by a signal-to-noise ratio (Song et al., 2021, Alg. 4-5).
 
@@ -70,6 +74,7 @@ class LangevinCorrector(Corrector):
     return 2. * alpha * (self.snr * noise_norm / grad_norm) ** 2
 
 
+@_common.register(CORRECTORS, 'ald')
 class AnnealedLangevinDynamics(Corrector):
   """Annealed Langevin dynamics of NCSN (Song & Ermon, 2019): step = 2 alpha (snr std_t)^2."""
 
@@ -79,25 +84,14 @@ class AnnealedLangevinDynamics(Corrector):
     return 2. * alpha * (self.snr * std) ** 2
 
 
-class NoneCorrector(Corrector):
+@_common.register(CORRECTORS, 'none')
+class NoneCorrector(_common.Skip, Corrector):
   """No corrector: the sampler runs the predictor alone."""
-
-  @property
-  def nfe(self):
-    return 0
 
   def step_size(self, x, t, grad, noise):
     raise NotImplementedError
 
-  def update_fn(self, rng, x, t):
-    return x, x
 
-
-CORRECTORS = {
-    'langevin': LangevinCorrector,
-    'ald': AnnealedLangevinDynamics,
-    'none': NoneCorrector,
-}
 config_checks.check_registered('correctors', CORRECTORS, config_checks.CORRECTORS)
 
 

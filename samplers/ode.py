@@ -12,37 +12,44 @@ from samplers import _common
 from samplers.predictors import ReverseDiffusionPredictor
 from utils import ode_solvers
 
-# name -> diffrax solver (one table with the likelihood's). 'euler' takes sde.N
-# fixed steps and ignores rtol/atol; the others are adaptive (PIDController(rtol, atol)).
+# The solver names a config may give (one table with the likelihood's): 'euler'
+# takes sde.N fixed steps, the others adapt theirs (PIDController(rtol, atol)).
 SOLVERS = ode_solvers.SOLVERS
 
-# Upper bound on solver steps (accepted + rejected). A solve that needs more
-# fails loudly instead of running forever; 10k steps is far beyond what
-# rtol = atol = 1e-5 needs for the paper's SDEs.
-MAX_STEPS = 10_000
-
-# First step of the adaptive solvers, as a fraction of T.
+# First step of the adaptive solvers, as a fraction of T (diffrax's own choice
+# for a reversed-time solve is this same 0.01); the controller adapts it from there.
 INITIAL_STEP = 0.01
 
 
-def get_ode_sampler(sde, score_fn, shape, rtol=1e-5, atol=1e-5, solver='dopri5', denoise=False,
-                    eps=1e-3, dtype=None):
+def get_ode_sampler(sde, score_fn, shape, rtol=1e-5, atol=1e-5, solver=diffrax.Dopri5(),
+                    denoise=False, eps=1e-3, dtype=None, stepsize_controller=None, dt0=None,
+                    max_steps=None):
   """A probability-flow ODE sampler: a pure, jitted `sample(rng, params, z=None) -> (x, nfe)`.
 
   Args:
     sde: the forward SDE (`sde_lib`).
     score_fn: `score_fn(params, x, t) -> score shaped like x`, `t` of shape (batch,).
     shape: shape of the sample batch, batch first.
-    rtol, atol: tolerances of the PID step-size controller (error measured
-      as the RMS norm over the whole batch, as the original's scipy solve did on
-      the flattened batch).
-    solver: one of `SOLVERS` ('dopri5', 'rk45' (= dopri5), 'tsit5', 'dopri8',
-      'bosh3', 'heun', 'euler').
+    rtol, atol: tolerances of the default PID step-size controller (error
+      measured as the RMS norm over the whole batch, as the original's scipy
+      solve did on the flattened batch); unused with a `stepsize_controller`.
+    solver: a diffrax solver object: Euler or any explicit Runge-Kutta solver
+      (`diffrax.AbstractERK`: Dopri5, Tsit5, Dopri8, Bosh3, Heun, Midpoint,
+      Ralston, ...). A name of `SOLVERS` ('dopri5', 'rk45' (= dopri5),
+      'tsit5', 'dopri8', 'bosh3', 'heun', 'euler') is still accepted.
     denoise: after the solve, one reverse-diffusion step at eps, keeping its
       mean (Tweedie-like denoising; the original's `noise_removal`).
     eps: the time the solve stops at, in (0, T).
     dtype: dtype of the samples; None takes that of the floating leaves of
       `params` (float32 if none).
+    stepsize_controller: a diffrax step-size controller; None:
+      `PIDController(rtol, atol)` for an adaptive solver, `ConstantStepSize()`
+      for Euler (sde.N steps, as the original's Euler-Maruyama grid).
+    dt0: size (> 0) of the first step, or of every step with
+      `ConstantStepSize`; None: `INITIAL_STEP * T` for adaptive steps,
+      (T - eps) / sde.N for constant ones. Not used with `StepTo`.
+    max_steps: the solver's step budget (accepted + rejected); None:
+      `utils.ode_solvers.MAX_STEPS`. Running out raises at run time.
 
   Returns `sample(rng, params, z=None) -> (x, nfe)`. `z`, if given, is the
   prior sample to carry (of `shape`); otherwise it is drawn with `rng`. `nfe`
@@ -51,11 +58,11 @@ def get_ode_sampler(sde, score_fn, shape, rtol=1e-5, atol=1e-5, solver='dopri5',
   for bosh3, 2 for heun, 1 for euler), plus 1 for the first stage at T of the
   first-same-as-last solvers (all but heun and euler), plus 1 for `denoise`.
   """
-  solver_ = _common.lookup('solver', solver, SOLVERS)()
-  adaptive = not isinstance(solver_, diffrax.Euler)
-  if adaptive:
-    rtol = _common.check_positive('rtol', rtol)
-    atol = _common.check_positive('atol', atol)
+  solver = ode_solvers.check_solver(solver)
+  controller = ode_solvers.check_controller(solver, stepsize_controller, rtol, atol)
+  max_steps = ode_solvers.check_max_steps(max_steps)
+  if dt0 is not None:
+    dt0 = ode_solvers.check_positive('dt0', dt0)
   shape = _common.check_shape(shape)
   denoise = _common.check_bool('denoise', denoise)
   eps = _common.check_eps(eps, sde)
@@ -63,8 +70,6 @@ def get_ode_sampler(sde, score_fn, shape, rtol=1e-5, atol=1e-5, solver='dopri5',
   def drift(t, x, params):
     rsde = sde.reverse(_common.bind_score(score_fn, params), probability_flow=True)
     return rsde.sde(x, jnp.full(x.shape[:1], t, x.dtype))[0]
-
-  term = diffrax.ODETerm(drift)
 
   def sample(rng, params, z=None):
     x_dtype = _common.sample_dtype(params, dtype)
@@ -75,30 +80,16 @@ def get_ode_sampler(sde, score_fn, shape, rtol=1e-5, atol=1e-5, solver='dopri5',
       if jnp.shape(z) != shape:
         raise ValueError(f"z has shape {jnp.shape(z)}; the sampler was built for shape {shape}")
       x = jnp.asarray(z, x_dtype)
-    if adaptive:
-      controller = diffrax.PIDController(rtol=rtol, atol=atol)
-      # An explicit first step (diffrax's own choice is this same 0.01 for a
-      # reversed-time solve); the controller adapts it from there.
-      dt0 = -INITIAL_STEP * sde.T
-    else:
-      controller = diffrax.ConstantStepSize()
-      dt0 = -(sde.T - eps) / sde.N
-    # Times in the dtype of x: diffrax would otherwise promote a float32 state
-    # to float64 times when x64 is enabled.
-    t0, t1, dt0 = (jnp.asarray(v, x_dtype) for v in (sde.T, eps, dt0))
-    # For FSAL solvers, their first stage f(T, z) up front: the count below is then exact.
-    solver_state = ode_solvers.first_stage_state(solver_, lambda: drift(t0, x, params))
-    solution = diffrax.diffeqsolve(
-        term, solver_, t0=t0, t1=t1, dt0=dt0, y0=x, args=params,
-        stepsize_controller=controller, solver_state=solver_state,
-        saveat=diffrax.SaveAt(t1=True), max_steps=MAX_STEPS)
-    x = solution.ys[0]
-    nfe = ode_solvers.evaluations(solver_, solution.stats['num_steps'])
+    # INITIAL_STEP is read at trace time, so a test may change it.
+    first_step = ode_solvers.initial_step(controller, dt0, (sde.T - eps) / sde.N,
+                                          INITIAL_STEP * sde.T)
+    x, nfe = ode_solvers.solve(drift, solver, controller, sde.T, eps, first_step, x, params,
+                               max_steps)
     if denoise:
       score = _common.bind_score(score_fn, params)
       t = jnp.full(shape[:1], eps, x_dtype)
       _, x = ReverseDiffusionPredictor(sde, score).update_fn(denoise_rng, x, t)
       nfe = nfe + 1
-    return x, jnp.asarray(nfe, jnp.int32)
+    return x, nfe
 
   return jax.jit(sample)

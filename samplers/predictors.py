@@ -19,6 +19,9 @@ from samplers import _common
 from sde_lib import batch_mul
 from utils import config_checks
 
+# name -> predictor class, filled by `_common.register` below (names: config_checks.PREDICTORS).
+PREDICTORS = {}
+
 
 class Predictor(abc.ABC):
   """One reverse-time step; subclasses set `nfe` and implement `update_fn`."""
@@ -40,6 +43,7 @@ class Predictor(abc.ABC):
     """Returns (x, x_mean) at t - 1/N."""
 
 
+@_common.register(PREDICTORS, 'euler_maruyama')
 class EulerMaruyamaPredictor(Predictor):
   """Euler-Maruyama on the reverse SDE with dt = -T/N (the original's step, whatever the grid)."""
 
@@ -51,6 +55,7 @@ class EulerMaruyamaPredictor(Predictor):
     return x_mean + batch_mul(diffusion * jnp.sqrt(jnp.asarray(-dt, x.dtype)), z), x_mean
 
 
+@_common.register(PREDICTORS, 'reverse_diffusion')
 class ReverseDiffusionPredictor(Predictor):
   """The reverse of the SDE's own discretisation (DDPM for VP, SMLD for VE): x - f + G z."""
 
@@ -61,6 +66,7 @@ class ReverseDiffusionPredictor(Predictor):
     return x_mean + batch_mul(G, z), x_mean
 
 
+@_common.register(PREDICTORS, 'ancestral_sampling')
 class AncestralSamplingPredictor(Predictor):
   """Ancestral sampling of the discrete chain behind the SDE (DDPM for VP, SMLD for VE)."""
 
@@ -83,21 +89,11 @@ class AncestralSamplingPredictor(Predictor):
     return x_mean + batch_mul(std, z), x_mean
 
 
-class NonePredictor(Predictor):
+@_common.register(PREDICTORS, 'none')
+class NonePredictor(_common.Skip, Predictor):
   """No predictor: the sampler runs the corrector alone."""
 
-  nfe = 0
 
-  def update_fn(self, rng, x, t):
-    return x, x
-
-
-PREDICTORS = {
-    'euler_maruyama': EulerMaruyamaPredictor,
-    'reverse_diffusion': ReverseDiffusionPredictor,
-    'ancestral_sampling': AncestralSamplingPredictor,
-    'none': NonePredictor,
-}
 config_checks.check_registered('predictors', PREDICTORS, config_checks.PREDICTORS)
 
 

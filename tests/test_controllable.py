@@ -52,6 +52,7 @@ import samplers
 import sde_lib
 from models import analytic
 from samplers import controllable
+from test_samplers import check_moments, make_sde as sampler_sde
 
 Z = 5.
 N_SAMPLES = 3000
@@ -61,12 +62,8 @@ SNR = 0.16
 SDES = ('vp', 'subvp', 've')
 
 
-def make_sde(name, N=500):
-  if name == 'vp':
-    return sde_lib.VPSDE(beta_min=0.1, beta_max=20., N=N)
-  if name == 'subvp':
-    return sde_lib.subVPSDE(beta_min=0.1, beta_max=20., N=N)
-  return sde_lib.VESDE(sigma_min=0.01, sigma_max=20., N=N)
+# test_samplers' SDEs, VE with sigma_max = 20 (module docstring).
+make_sde = functools.partial(sampler_sde, sigma_max=20.)
 
 
 def _random_covs(rs, k, d, low=0.1, high=1.):
@@ -176,21 +173,7 @@ def check_statistics(x, params, key, rho):
   """Mean log-density, mean and covariance of x against the mixture `params` (module doc)."""
   if key not in _references:
     _references[key] = reference(params)
-  ref = _references[key]
-  x = np.asarray(x, np.float64)
-  n, d = x.shape
-  assert np.all(np.isfinite(x))
-  scale = np.sqrt(np.diag(ref['cov']))
-  logp = float(log_density(params, x).mean())
-  tol = Z * ref['logp_sd'] * np.sqrt(1 / n + 1 / ref['n']) + d * rho / 2
-  assert abs(logp - ref['logp']) <= tol, (
-      f"{key}: mean log-density {logp:.4f}, true {ref['logp']:.4f}, tolerance {tol:.4f}")
-  dmean = x.mean(0) - ref['mean']
-  tol = Z * scale / np.sqrt(n) + rho * scale
-  assert np.all(np.abs(dmean) <= tol), f"{key}: mean off by {dmean}, tolerance {tol}"
-  dcov = np.cov(x.T) - ref['cov']
-  tol = Z * ref['prod_sd'] / np.sqrt(n) + rho * np.outer(scale, scale)
-  assert np.all(np.abs(dcov) <= tol), f"{key}: covariance off by\n{dcov}\ntolerance\n{tol}"
+  check_moments(x, _references[key], lambda x: log_density(params, x), key, rho)
 
 
 def _rho(method, corrector='langevin'):
@@ -350,15 +333,20 @@ def test_class_logits_are_bayes_and_their_gradient_exact(sde_name):
 # ------------------------------------------ samplers with the exact conditional score
 
 
+def _every_sampler_and_sde(test):
+  """Marks a slow test run for each SDE and each method, 'pc' and 'ode' (ids sde_name-method)."""
+  test = pytest.mark.parametrize('sde_name', SDES)(test)
+  test = pytest.mark.parametrize('method', ['pc', 'ode'])(test)
+  return pytest.mark.slow(test)
+
+
 def _inpaint(sde, method, score_fn, shape, **kw):
   if method == 'pc':
     return samplers.get_pc_inpainter(sde, score_fn, shape, snr=SNR, **kw)
   return samplers.get_ode_inpainter(sde, score_fn, shape, **kw)
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize('method', ['pc', 'ode'])
-@pytest.mark.parametrize('sde_name', SDES)
+@_every_sampler_and_sde
 def test_inpainter_with_the_conditional_score_samples_the_conditional(sde_name, method):
   sde = make_sde(sde_name)
   p = inpaint_problem()
@@ -374,9 +362,7 @@ def test_inpainter_with_the_conditional_score_samples_the_conditional(sde_name, 
   check_statistics(x[:, ~known], p['unknown'], 'inpaint', _rho(method))
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize('method', ['pc', 'ode'])
-@pytest.mark.parametrize('sde_name', SDES)
+@_every_sampler_and_sde
 def test_colorizer_with_the_conditional_score_samples_the_conditional(sde_name, method):
   sde = make_sde(sde_name)
   c = color_problem()
@@ -412,9 +398,7 @@ def _agreement(k):
   return p, np.sqrt(p * (1 - p))
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize('method', ['pc', 'ode'])
-@pytest.mark.parametrize('sde_name', SDES)
+@_every_sampler_and_sde
 def test_class_conditional_sampler_draws_from_the_component(sde_name, method):
   """Exact score + exact noisy classifier: each label's samples are its component's
   (moments, log-density) and are classified as it as often as exact draws are."""

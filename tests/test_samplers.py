@@ -107,12 +107,12 @@ BLOCKS = {'2d': [('2d', slice(None))], '2d+6d': [('2d+6d', slice(None)), ('2d', 
                                                  ('6d', slice(2, None))]}
 
 
-def make_sde(name, N=500):
+def make_sde(name, N=500, sigma_max=10.):
   if name == 'vp':
     return sde_lib.VPSDE(beta_min=0.1, beta_max=20., N=N)
   if name == 'subvp':
     return sde_lib.subVPSDE(beta_min=0.1, beta_max=20., N=N)
-  return sde_lib.VESDE(sigma_min=0.01, sigma_max=10., N=N)
+  return sde_lib.VESDE(sigma_min=0.01, sigma_max=sigma_max, N=N)
 
 
 def log_density(gmm, x):
@@ -143,11 +143,20 @@ def float32(params):
 def check_statistics(x, name, rho):
   """Asserts mean log-density, mean and covariance of `x` match mixture `name` (see module doc)."""
   ref = reference(name)
+  check_moments(x, ref, lambda x: log_density(ref['gmm'], jnp.asarray(x)), name, rho)
+
+
+def check_moments(x, ref, log_density_fn, name, rho):
+  """Mean log-density, mean and covariance of samples x against `ref` (`reference`'s dict).
+
+  Each within Z standard errors plus the bias budget rho (module doc);
+  `log_density_fn(x)` is the true log-density of each sample; `name` labels the failure.
+  """
   x = np.asarray(x, np.float64)
   n, d = x.shape
   assert np.all(np.isfinite(x))
   scale = np.sqrt(np.diag(ref['cov']))
-  logp = float(log_density(ref['gmm'], jnp.asarray(x)).mean())
+  logp = float(np.mean(log_density_fn(x)))
   tol = Z * ref['logp_sd'] * np.sqrt(1 / n + 1 / ref['n']) + d * rho / 2
   assert abs(logp - ref['logp']) <= tol, (
       f"{name}: mean log-density {logp:.4f}, true {ref['logp']:.4f}, tolerance {tol:.4f}")
@@ -252,13 +261,18 @@ def test_ode_map_is_the_closed_form_flow(sde_name, solver):
                                     atol=1e-10, solver=solver, eps=eps)
   z = sde.prior_sampling(jax.random.PRNGKey(3), (16, 3), jnp.float64)
   x, _ = sample(jax.random.PRNGKey(4), gauss, z)
+  np.testing.assert_allclose(np.asarray(x), closed_form_flow(sde, gauss, z, eps), rtol=0,
+                             atol=1e-7)
+
+
+def closed_form_flow(sde, gauss, z, eps):
+  """x(eps) of the probability-flow ODE of the Gaussian `gauss` from x(T) = z (test above)."""
   mu, u = np.asarray(gauss['means'][0]), np.asarray(gauss['cov_eigvecs'][0])
   lam = np.asarray(gauss['cov_eigvals'][0])
   (m_T, s_T), (m_e, s_e) = _marginal(sde, sde.T), _marginal(sde, eps)
   y = (np.asarray(z) - m_T * mu) @ u
   y = y * np.sqrt((m_e ** 2 * lam + s_e ** 2) / (m_T ** 2 * lam + s_T ** 2))
-  expected = m_e * mu + y @ u.T
-  np.testing.assert_allclose(np.asarray(x), expected, rtol=0, atol=1e-7)
+  return m_e * mu + y @ u.T
 
 
 @pytest.mark.parametrize('sde_name', ['vp', 've'])
@@ -481,6 +495,11 @@ def _ode(**kwargs):
      ['config.sampling', 'predictor', "'ddim'", 'reverse_diffusion']),
 ])
 def test_invalid_arguments_are_named_with_the_allowed_values(build, words):
+  check_error_names(build, words)
+
+
+def check_error_names(build, words):
+  """build() raises a ValueError whose message holds each of `words`."""
   with pytest.raises(ValueError) as err:
     build()
   for word in words:
