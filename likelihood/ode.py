@@ -17,7 +17,6 @@ import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from likelihood import divergence
 from utils import checks, ode_solvers
@@ -30,7 +29,7 @@ SOLVERS = {name: ode_solvers.SOLVERS[name] for name in ode_solvers.ADAPTIVE}
 def _as_float(name, value, allowed):
   """`value` as a Python float, or a ValueError naming the argument and what is `allowed`."""
   try:
-    if isinstance(value, (bool, str)):
+    if checks.is_bool(value) or isinstance(value, str):
       raise TypeError
     number = float(value)
   except (TypeError, ValueError):

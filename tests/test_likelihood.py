@@ -325,9 +325,9 @@ def test_bad_arguments_are_rejected_with_clear_errors():
   for eps in (0., 1., -1e-3, 2.):
     with pytest.raises(ValueError, match=r"eps must be a number in \(0, T\)"):
       likelihood.get_likelihood_fn(sde, score, eps=eps)
-  with pytest.raises(ValueError, match="rtol must be a positive"):
+  with pytest.raises(ValueError, match="rtol=0.0 must be a finite number > 0"):
     likelihood.get_likelihood_fn(sde, score, rtol=0.)
-  with pytest.raises(ValueError, match="atol must be a positive"):
+  with pytest.raises(ValueError, match="atol=nan must be a finite number > 0"):
     likelihood.get_likelihood_fn(sde, score, atol=float('nan'))
 
   gmm = _anisotropic_gmm(2, seed=0)

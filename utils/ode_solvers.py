@@ -25,14 +25,11 @@ holds for every explicit Runge-Kutta solver (`diffrax.AbstractERK`: its
 tableau gives the stages) and Euler; other solvers (implicit, reversible,
 multistep) are refused, since their count is not known here.
 """
-import numbers
-
 import diffrax
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from utils import config_checks
+from utils import checks, config_checks
 
 SOLVERS = {
     'dopri5': diffrax.Dopri5,
@@ -103,21 +100,14 @@ def is_adaptive(solver):
 
 def check_positive(name, value):
   """`value` as a positive finite float, or a ValueError naming `name`, the value and the rule."""
-  if (not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_))
-      or not np.isfinite(value) or value <= 0):
-    raise ValueError(f"{name} must be a positive finite number (> 0), got {value!r}")
-  return float(value)
+  return checks.require_real(name, value, 0, low_open=True)
 
 
 def check_max_steps(max_steps):
   """`max_steps` as a positive int; None means `MAX_STEPS`."""
   if max_steps is None:
     return MAX_STEPS
-  if isinstance(max_steps, (bool, np.bool_)) or not isinstance(max_steps, (int, np.integer)) \
-      or max_steps < 1:
-    raise ValueError(f"max_steps must be a positive integer (or None: {MAX_STEPS}), "
-                     f"got {max_steps!r}")
-  return int(max_steps)
+  return checks.require_int('max_steps', max_steps, 1, f' (or None: {MAX_STEPS})')
 
 
 def check_controller(solver, stepsize_controller, rtol, atol, fixed_by_default=True,
