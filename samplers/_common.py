@@ -4,14 +4,14 @@ import numbers
 import jax
 import jax.numpy as jnp
 
-from utils import checks
+from utils import checks, config_checks
 
 
 def lookup(argument, name, table):
   """`table[name]` (case-insensitive), or a ValueError naming the argument and the allowed names."""
   key = str(name).lower()
   if key not in table:
-    raise ValueError(f"{argument}={name!r} is not a {argument}; allowed: {', '.join(table)}")
+    raise ValueError(config_checks.not_allowed(argument, name, tuple(table), f'is not a {argument}'))
   return table[key]
 
 

@@ -120,7 +120,7 @@ def check_choice(argument, value, allowed):
   """`value` lower-cased if it is one of `allowed` (strings), else a ValueError listing them."""
   key = str(value).lower()
   if key not in allowed:
-    raise ValueError(f"{argument}={value!r} is not a {argument}; allowed: {', '.join(allowed)}")
+    raise ValueError(config_checks.not_allowed(argument, value, allowed, f'is not a {argument}'))
   return key
 
 
