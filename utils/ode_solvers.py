@@ -41,7 +41,6 @@ SOLVERS = {
     'euler': diffrax.Euler,
 }
 config_checks.check_registered('ODE solvers', SOLVERS, config_checks.ODE_SOLVERS)
-config_checks.check_registered('ODE solvers', SOLVERS, config_checks.ODE_SOLVERS)
 
 # Names of the solvers with an embedded error estimate, which a PIDController can adapt.
 ADAPTIVE = tuple(name for name, cls in SOLVERS.items()
