@@ -12,14 +12,14 @@ products, so the host pipeline needs numpy only. Tests check it against
 Images here are float32 in *level space*: values in [0, L-1] for a dataset of
 L integer levels (an unresized image is exactly its integer levels).
 
-`to_model_space` / `from_model_space` are the one home of the data scaling:
-v in [0, 1] <-> x = 2v - 1 in [-1, 1] when `data.centered`, else x = v. The
-data scalers, the dequantiser of `likelihood.bpd`, and the networks that
-centre uncentred input all call them.
+The data scaling v in [0, 1] <-> model space (`data.centered`) is
+`utils.scaling`'s, re-exported here as `to_model_space` / `from_model_space`.
 """
 import functools
 
 import numpy as np
+
+from utils.scaling import from_model_space, to_model_space  # noqa: F401 (re-exported)
 
 RESIZE_METHODS = ('linear', 'cubic')
 
@@ -126,16 +126,6 @@ def preprocess(dataset: str, image: np.ndarray, image_size: int) -> np.ndarray:
                        "resolution it is stored at")
     return image
   raise ValueError(f"no preprocessing for dataset {dataset!r}")
-
-
-def to_model_space(v, centered: bool):
-  """v in [0, 1] -> model space: 2v - 1 when `centered`, else v. Numpy or JAX; keeps the dtype."""
-  return v * 2. - 1. if centered else v
-
-
-def from_model_space(x, centered: bool):
-  """Model space -> v in [0, 1]: the inverse of `to_model_space`. Keeps the dtype."""
-  return (x + 1.) / 2. if centered else x
 
 
 def levels_to_model_space(levels, num_levels: int, centered: bool, noise=None):

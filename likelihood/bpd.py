@@ -21,8 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from data import transforms
-from utils import checks
+from utils import checks, scaling
 
 
 def _check_num_levels(num_levels):
@@ -102,4 +101,4 @@ def _dequantize(rng, levels, num_levels, centered, dtype):
   # [k/L, (k+1)/L), so v < 1 and the level is recoverable as floor(v L).
   upper = jnp.nextafter((k + 1.) / num_levels, jnp.zeros((), dtype))
   v = jnp.minimum((k + u) / num_levels, upper)
-  return jnp.where(centered, transforms.to_model_space(v, True), v)
+  return jnp.where(centered, scaling.to_model_space(v, True), v)

@@ -20,9 +20,8 @@ from typing import Any, Sequence, Tuple
 import flax.linen as nn
 import jax.numpy as jnp
 
-from data import transforms
 from models import config_utils, layers
-from utils import config_checks
+from utils import config_checks, scaling
 
 Dtype = Any
 _GROUPS = 32  # the original's GroupNorm (flax default): 32 groups, eps 1e-6
@@ -67,7 +66,7 @@ class DDPM(nn.Module):
       temb = layers.dense(4 * nf, dtype=dtype)(temb)
       temb = layers.dense(4 * nf, dtype=dtype)(act(temb))
 
-    h = x if self.centered else transforms.to_model_space(x, True)   # sees [-1, 1] data
+    h = x if self.centered else scaling.to_model_space(x, True)   # sees [-1, 1] data
     hs = [layers.conv3x3(nf, dtype=dtype)(h.astype(dtype))]
     for level in range(levels):
       for _ in range(self.num_res_blocks):

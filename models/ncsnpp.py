@@ -30,9 +30,8 @@ from typing import Any, Optional, Tuple
 import flax.linen as nn
 import jax.numpy as jnp
 
-from data import transforms
 from models import config_utils, layers, layerspp
-from utils import config_checks
+from utils import config_checks, scaling
 
 RESBLOCK_TYPES = config_checks.RESBLOCK_TYPES
 PROGRESSIVE = config_checks.PROGRESSIVE
@@ -109,7 +108,7 @@ class NCSNpp(nn.Module):
                                   dtype=dtype)
 
     if not self.centered:
-      x = transforms.to_model_space(x, True)   # the network sees [-1, 1] data
+      x = scaling.to_model_space(x, True)   # the network sees [-1, 1] data
     x = x.astype(dtype)
 
     # Downsampling path.

@@ -21,9 +21,8 @@ from typing import Any, Callable, Optional, Sequence, Tuple
 import flax.linen as nn
 import jax.numpy as jnp
 
-from data import transforms
 from models import config_utils, layers, normalization, refinenet
-from utils import config_checks
+from utils import config_checks, scaling
 
 Dtype = Any
 
@@ -63,7 +62,7 @@ class RefineNet(nn.Module):
     block = lambda features, resample, dilation: refinenet.ResidualBlock(  # noqa: E731
         features, self.norm, self.act, self.conditional, resample, dilation, self.dtype)
 
-    h = x if self.centered else transforms.to_model_space(x, True)   # sees [-1, 1] data
+    h = x if self.centered else scaling.to_model_space(x, True)   # sees [-1, 1] data
     h = refinenet.ncsn_conv(self.nf, x.shape[-1], dtype=self.dtype)(h.astype(self.dtype))
     skips = []
     for mult, resample, dilation in self.stages:

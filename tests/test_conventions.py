@@ -5,7 +5,7 @@
   reversed, and its float32 values (what the networks divide by) equal those of
   the formula the networks used before, for every config of the project.
 * The data scaling [0, 1] <-> [-1, 1] by `data.centered` is
-  `data.transforms.to_model_space` / `from_model_space`; the scalers, the
+  `utils.scaling.to_model_space` / `from_model_space`; the scalers, the
   level converter and the dequantiser give exactly its values, and no other
   project source writes the map out.
 * The bpd offset log2(L) - [centered] is `likelihood.bpd_offset`.
@@ -29,6 +29,7 @@ from data import transforms
 from evaluation import baselines
 from likelihood import bpd
 from models import config_utils, ncsnpp
+from utils import scaling
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -99,6 +100,8 @@ def test_bad_table_fields_are_named(bad):
 def test_scaling_is_one_map_and_its_inverse(dtype):
   """to_model_space is 2v - 1 (centered) or v, from_model_space its inverse, dtype kept;
   the config scalers are exactly these maps."""
+  assert transforms.to_model_space is scaling.to_model_space      # a re-export, not a copy
+  assert transforms.from_model_space is scaling.from_model_space
   v = np.linspace(0., 1., 11, dtype=dtype)
   for centered in (False, True):
     x = transforms.to_model_space(v, centered)
@@ -149,7 +152,7 @@ def test_bpd_offset_is_the_one_in_bits_per_dim_and_the_baseline():
 # Sources allowed to write the centred map out: its home, and the PyTorch port's own scaler
 # that compare_pytorch_port.py reproduces on purpose; Inception's fixed input map is not
 # the data scaling.
-SCALING_HOMES = ('data/transforms.py', 'benchmarks/compare_pytorch_port.py',
+SCALING_HOMES = ('utils/scaling.py', 'benchmarks/compare_pytorch_port.py',
                  'evaluation/inception.py')
 PACKAGES = ('benchmarks', 'data', 'evaluation', 'experiment', 'likelihood', 'models', 'samplers',
             'sde_lib', 'training', 'utils', 'main.py')
