@@ -177,3 +177,33 @@ def test_scalar_checks_accept_and_convert():
   assert checks.require_real('x', 2) == 2.0
   assert checks.require_real('x', np.inf, allow_inf=True) == np.inf
   assert checks.require_int_sequence('x', [1, np.int32(2)]) == (1, 2)
+
+
+# Modules allowed to test for bool by hand: the checks' home, and the paper-table runner,
+# which formats a flag value (True -> 'True') rather than checking one.
+BOOL_TEST_HOMES = ('utils/checks.py', 'evaluation/tables/reproduce.py')
+
+
+def test_no_hand_written_bool_checks_outside_utils_checks():
+  """`isinstance(..., bool)` appears in no project code outside BOOL_TEST_HOMES: argument
+  checks go through utils/checks.py (comments and strings aside)."""
+  import glob
+  import os
+  import re
+  import tokenize
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  pattern = re.compile(r'isinstance \([^)]*\bbool\b')
+  offenders = []
+  for top in PROJECT_PACKAGES + ('utils', 'benchmarks'):
+    paths = glob.glob(os.path.join(root, top, '**', '*.py'), recursive=True)
+    for path in paths + glob.glob(os.path.join(root, top + '.py')):
+      rel = os.path.relpath(path, root)
+      if rel in BOOL_TEST_HOMES:
+        continue
+      lines = {}
+      with open(path, encoding='utf-8') as f:
+        for tok in tokenize.generate_tokens(f.readline):
+          if tok.type not in (tokenize.STRING, tokenize.COMMENT):
+            lines.setdefault(tok.start[0], []).append(tok.string)
+      offenders += [f'{rel}:{n}' for n, parts in lines.items() if pattern.search(' '.join(parts))]
+  assert not offenders, offenders
