@@ -7,7 +7,7 @@ import data
 import models
 import sde_lib
 from experiment import state as state_lib
-from training import losses
+from experiment import losses
 
 
 def make_mesh(devices=None):
