@@ -44,10 +44,8 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-import models  # noqa: E402
 import samplers  # noqa: E402
-import sde_lib  # noqa: E402
-from benchmarks._timing import median_ms  # noqa: E402
+from benchmarks._common import median_ms, score_network  # noqa: E402
 from models import classifier as classifier_lib  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -90,12 +88,7 @@ def loop_ms(fn, x, n, repeats):
 
 def main(_):
   config = FLAGS.config
-  config.model.num_scales = FLAGS.N
-  sde = sde_lib.get_sde(config)
-  shape = (FLAGS.batch,) + models.input_shape(config)
-  model = models.get_model(config)
-  variables = jax.jit(lambda r: models.init_model(r, config)[1])(jax.random.PRNGKey(0))
-  score_fn = models.get_score_fn(sde, model, continuous=config.training.continuous)
+  sde, shape, score_fn, variables = score_network(config, FLAGS.batch, FLAGS.N)
   classifier = classifier_lib.get_classifier(config)
   cvars = jax.jit(lambda r: classifier_lib.init_classifier(r, config)[1])(jax.random.PRNGKey(1))
   logit_fn = classifier_lib.get_logit_fn(sde, classifier)

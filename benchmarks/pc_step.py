@@ -30,9 +30,8 @@ xla_flags.configure()   # on CPU with the pinned jaxlib: XLA's own convolutions 
 
 import jax  # noqa: E402
 
-import models  # noqa: E402
 import samplers  # noqa: E402
-import sde_lib  # noqa: E402
+from benchmarks._common import score_network  # noqa: E402
 
 FLAGS = flags.FLAGS
 config_flags.DEFINE_config_file('config', None, 'image config', lock_config=False)
@@ -49,12 +48,7 @@ def main(_):
     if FLAGS[name].value < 1:
       raise app.UsageError(f"--{name}={FLAGS[name].value}: must be >= 1")
   config = FLAGS.config
-  config.model.num_scales = FLAGS.N
-  sde = sde_lib.get_sde(config)
-  shape = (FLAGS.batch,) + models.input_shape(config)
-  model = models.get_model(config)
-  variables = jax.jit(lambda r: models.init_model(r, config)[1])(jax.random.PRNGKey(0))
-  score_fn = models.get_score_fn(sde, model, continuous=config.training.continuous)
+  sde, shape, score_fn, variables = score_network(config, FLAGS.batch, FLAGS.N)
   sample = samplers.get_pc_sampler(
       sde, score_fn, shape, FLAGS.predictor, FLAGS.corrector, snr=config.sampling.snr,
       n_steps=config.sampling.n_steps_each, probability_flow=False,

@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 
 import samplers  # noqa: E402
 import sde_lib  # noqa: E402
-from benchmarks._timing import median_ms  # noqa: E402
+from benchmarks._common import median_ms  # noqa: E402
 from models import analytic  # noqa: E402
 
 

@@ -15,7 +15,7 @@ stands for (see `config_utils.label_sigmas`).
 when `data.centered`); dropout is active when `train` (needs a 'dropout'
 rng). Computes in `model.dtype`; the output is float32 shaped like x.
 """
-from typing import Any, Sequence, Tuple
+from typing import Any, Sequence
 
 import flax.linen as nn
 import jax.numpy as jnp
@@ -27,14 +27,8 @@ Dtype = Any
 _GROUPS = 32  # the original's GroupNorm (flax default): 32 groups, eps 1e-6
 
 
-class DDPM(nn.Module):
+class DDPM(layers.UNetFields):
   """DDPM U-Net; see the module docstring for the options."""
-  nf: int = 128
-  ch_mult: Tuple[int, ...] = (1, 2, 2, 2)
-  num_res_blocks: int = 2
-  attn_resolutions: Tuple[int, ...] = (16,)
-  dropout: float = 0.1
-  resamp_with_conv: bool = True
   conditional: bool = True
   scale_by_sigma: bool = False
   nonlinearity: str = 'swish'
@@ -69,11 +63,8 @@ class DDPM(nn.Module):
     h = x if self.centered else scaling.to_model_space(x, True)   # sees [-1, 1] data
     hs = [layers.conv3x3(nf, dtype=dtype)(h.astype(dtype))]
     for level in range(levels):
-      for _ in range(self.num_res_blocks):
-        h = resblock(nf * self.ch_mult[level])(hs[-1], temb, train)
-        if h.shape[1] in self.attn_resolutions:
-          h = attn()(h)
-        hs.append(h)
+      layers.down_blocks(hs, resblock, attn, nf * self.ch_mult[level], self.num_res_blocks,
+                         self.attn_resolutions, temb, train)
       if level != levels - 1:
         hs.append(layers.Downsample(with_conv=self.resamp_with_conv, dtype=dtype)(hs[-1]))
 

@@ -14,7 +14,7 @@ The NCSN++-specific blocks (FIR resampling, BigGAN residual blocks,
 progressive combiners) live in `models/layerspp.py`.
 """
 import math
-from typing import Any, Optional
+from typing import Any, Optional, Tuple
 
 import flax.linen as nn
 import jax
@@ -107,6 +107,29 @@ def get_timestep_embedding(timesteps, embedding_dim: int, max_positions: int = 1
   if embedding_dim % 2 == 1:
     emb = jnp.pad(emb, [[0, 0], [0, 1]])
   return emb
+
+
+class UNetFields(nn.Module):
+  """The fields the DDPM and NCSN++ U-Nets share (defaults: the original's CIFAR-10 DDPM)."""
+  nf: int = 128
+  ch_mult: Tuple[int, ...] = (1, 2, 2, 2)
+  num_res_blocks: int = 2
+  attn_resolutions: Tuple[int, ...] = (16,)
+  dropout: float = 0.1
+  resamp_with_conv: bool = True
+
+
+def down_blocks(hs, resblock, attn, out_ch, num_res_blocks, attn_resolutions, temb, train):
+  """One level of a U-Net's way down: `num_res_blocks` x (resblock(out_ch), attention at the
+  `attn_resolutions`), each output appended to the skip list `hs`, the first fed hs[-1].
+
+  Called inside the network's compact `__call__`: the blocks are its submodules.
+  """
+  for _ in range(num_res_blocks):
+    h = resblock(out_ch)(hs[-1], temb, train)
+    if h.shape[1] in attn_resolutions:
+      h = attn()(h)
+    hs.append(h)
 
 
 class GaussianFourierProjection(nn.Module):

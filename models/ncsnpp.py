@@ -41,14 +41,9 @@ EMBEDDING_TYPES = config_checks.EMBEDDING_TYPES
 DTYPES = config_utils.DTYPES
 
 
-class NCSNpp(nn.Module):
+class NCSNpp(layers.UNetFields):
   """The NCSN++ / DDPM++ U-Net. Build it from a config with `build(config)`."""
-  nf: int = 128
-  ch_mult: Tuple[int, ...] = (1, 2, 2, 2)
   num_res_blocks: int = 4
-  attn_resolutions: Tuple[int, ...] = (16,)
-  dropout: float = 0.1
-  resamp_with_conv: bool = True
   fir: bool = True
   fir_kernel: Tuple[float, ...] = (1., 3., 3., 1.)
   skip_rescale: bool = True
@@ -115,11 +110,8 @@ class NCSNpp(nn.Module):
     input_pyramid = x if self.progressive_input != 'none' else None
     hs = [layers.conv3x3(nf, dtype=dtype)(x)]
     for i_level in range(num_resolutions):
-      for _ in range(self.num_res_blocks):
-        h = resblock(nf * self.ch_mult[i_level])(hs[-1], temb, train)
-        if h.shape[1] in self.attn_resolutions:
-          h = attn()(h)
-        hs.append(h)
+      layers.down_blocks(hs, resblock, attn, nf * self.ch_mult[i_level], self.num_res_blocks,
+                         self.attn_resolutions, temb, train)
       if i_level != num_resolutions - 1:
         if self.resblock_type == 'ddpm':
           h = layerspp.Downsample(with_conv=self.resamp_with_conv, fir=self.fir,

@@ -86,10 +86,14 @@ def _scale_shift(module, h, scale_init):
   return h
 
 
-class InstanceNorm(nn.Module):
-  """Instance normalisation with a per-channel affine map."""
+class _Norm(nn.Module):
+  """The fields of the unconditional norms: a per-channel bias or not; the output dtype."""
   use_bias: bool = True
   dtype: Optional[Dtype] = None
+
+
+class InstanceNorm(_Norm):
+  """Instance normalisation with a per-channel affine map."""
 
   @nn.compact
   def __call__(self, x):
@@ -97,10 +101,8 @@ class InstanceNorm(nn.Module):
     return _out(_scale_shift(self, h, nn.initializers.ones), self.dtype, x)
 
 
-class InstanceNormPlus(nn.Module):
+class InstanceNormPlus(_Norm):
   """InstanceNorm++ (NCSN): instance norm plus alpha * normalised channel means."""
-  use_bias: bool = True
-  dtype: Optional[Dtype] = None
 
   @nn.compact
   def __call__(self, x):
@@ -114,10 +116,9 @@ class InstanceNormPlus(nn.Module):
     return _out(h, self.dtype, x)
 
 
-class VarianceNorm(nn.Module):
+class VarianceNorm(_Norm):
   """x / std over pixels, per image and channel (no centring), times a per-channel scale."""
   use_bias: bool = False
-  dtype: Optional[Dtype] = None
 
   @nn.compact
   def __call__(self, x):

@@ -29,6 +29,7 @@ import pytest
 import models
 import samplers
 import sde_lib
+from models.ncsnv2 import _PLANS   # backbone (mult, resample, dilation), refine multipliers
 from utils import config_checks
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -131,16 +132,6 @@ def _ddpm_count(m, image_size, channels):
       n += _conv(3, h, h)                                    # Upsample with conv
       res *= 2
   return n + gn(h) + _conv(3, h, channels)
-
-
-_PLANS = {  # backbone (mult, resample, dilation) and refine-block multipliers, as ncsnv2.py
-    'ncsn': (((1, None, 1), (2, 'down', 1), (2, 'down', 2), (2, 'down', 4)), (2, 2, 2, 1)),
-    'ncsnv2_64': (((1, None, 1), (2, 'down', 1), (2, 'down', 2), (2, 'down', 4)), (2, 2, 2, 1)),
-    'ncsnv2_128': (((1, None, 1), (2, 'down', 1), (2, 'down', 1), (4, 'down', 2), (4, 'down', 4)),
-                   (4, 2, 2, 1, 1)),
-    'ncsnv2_256': (((1, None, 1), (2, 'down', 1), (2, 'down', 1), (2, 'down', 1), (4, 'down', 2),
-                    (4, 'down', 4)), (4, 2, 2, 2, 1, 1)),
-}
 
 
 def _refinenet_count(m, channels):

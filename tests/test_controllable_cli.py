@@ -164,30 +164,24 @@ def test_colorize_of_a_one_channel_model_is_refused(tmp_path):
     controllable.run('colorize', tiny_config(), str(tmp_path))
 
 
-@pytest.mark.parametrize('labels, match', [
-    ('3,12', r"config.controllable.labels='3,12' holds class 12, out of range; allowed: .*0..9"),
-    ('-1', r'holds class -1, out of range'),
-    ('two', r"config.controllable.labels='two' is not a label spec"),
+@pytest.mark.parametrize('mode, field, value, match', [
+    ('conditional', 'labels', '3,12',
+     r"config.controllable.labels='3,12' holds class 12, out of range; allowed: .*0..9"),
+    ('conditional', 'labels', '-1', r'holds class -1, out of range'),
+    ('conditional', 'labels', 'two', r"config.controllable.labels='two' is not a label spec"),
+    ('inpaint', 'mask', 'random_pixels:1.5',
+     r"config.controllable.mask='random_pixels:1.5' has P=1.5, outside"),
+    ('inpaint', 'mask', 'top_half',
+     r"config.controllable.mask='top_half' is not a mask; allowed: center, left_half"),
+    ('inpaint', 'mask', 'missing.png', r'is not an existing file'),
 ])
-def test_labels_out_of_range_are_refused(tmp_path, labels, match):
-  """Labels outside 0..num_classes-1 or not integers: an error naming the field and the range."""
+def test_bad_label_and_mask_specs_are_refused(tmp_path, mode, field, value, match):
+  """Labels outside 0..num_classes-1 or not integers, unknown mask kinds, probabilities outside
+  (0, 1) and missing files: errors naming the field (and the range or the allowed kinds)."""
   c = tiny_config()
-  c.controllable.labels = labels
+  c.controllable[field] = value
   with pytest.raises(ValueError, match=match):
-    controllable.run('conditional', c, str(tmp_path))
-
-
-@pytest.mark.parametrize('mask, match', [
-    ('random_pixels:1.5', r"config.controllable.mask='random_pixels:1.5' has P=1.5, outside"),
-    ('top_half', r"config.controllable.mask='top_half' is not a mask; allowed: center, left_half"),
-    ('missing.png', r'is not an existing file'),
-])
-def test_bad_mask_specs_are_refused(tmp_path, mask, match):
-  """Unknown mask kinds, probabilities outside (0, 1) and missing files: errors naming the field."""
-  c = tiny_config()
-  c.controllable.mask = mask
-  with pytest.raises(ValueError, match=match):
-    controllable.run('inpaint', c, str(tmp_path))
+    controllable.run(mode, c, str(tmp_path))
 
 
 def test_mask_png_of_the_wrong_shape_is_refused(tmp_path):
