@@ -46,6 +46,14 @@ def get_sde_loss_fn(sde, model, train, reduce_mean=True, continuous=True,
   return loss_fn
 
 
+def _discrete_levels(sde, rng, batch):
+  """(level i ~ U{0, ..., N-1} per example, its time `scoring.discrete_times`, noise key,
+  dropout key): the draw of both discrete losses."""
+  i_rng, z_rng, drop_rng = jax.random.split(rng, 3)
+  levels = jax.random.randint(i_rng, (batch.shape[0],), 0, sde.N)
+  return levels, jnp.asarray(scoring.discrete_times(sde, batch.dtype))[levels], z_rng, drop_rng
+
+
 def get_smld_loss_fn(vesde, model, train, reduce_mean=False):
   """NCSN's loss: sigma_i^2-weighted DSM over the discrete noise levels.
 
@@ -59,9 +67,7 @@ def get_smld_loss_fn(vesde, model, train, reduce_mean=False):
   reduce = _reduce(reduce_mean)
 
   def loss_fn(rng, params, batch):
-    i_rng, z_rng, drop_rng = jax.random.split(rng, 3)
-    levels = jax.random.randint(i_rng, (batch.shape[0],), 0, vesde.N)
-    t = jnp.asarray(scoring.discrete_times(vesde, batch.dtype))[levels]
+    levels, t, z_rng, drop_rng = _discrete_levels(vesde, rng, batch)
     sigmas = jnp.asarray(vesde.discrete_sigmas[::-1], batch.dtype)[levels]
     noise = batch_mul(sigmas, jax.random.normal(z_rng, batch.shape, batch.dtype))
     score = score_fn(params, batch + noise, t, drop_rng if train else None)
@@ -83,9 +89,7 @@ def get_ddpm_loss_fn(vpsde, model, train, reduce_mean=True):
   reduce = _reduce(reduce_mean)
 
   def loss_fn(rng, params, batch):
-    i_rng, z_rng, drop_rng = jax.random.split(rng, 3)
-    levels = jax.random.randint(i_rng, (batch.shape[0],), 0, vpsde.N)
-    t = jnp.asarray(scoring.discrete_times(vpsde, batch.dtype))[levels]
+    levels, t, z_rng, drop_rng = _discrete_levels(vpsde, rng, batch)
     a = jnp.asarray(vpsde.sqrt_alphas_cumprod, batch.dtype)[levels]
     s = jnp.asarray(vpsde.sqrt_1m_alphas_cumprod, batch.dtype)[levels]
     noise = jax.random.normal(z_rng, batch.shape, batch.dtype)
