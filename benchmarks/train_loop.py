@@ -31,8 +31,8 @@ def main(_):
 
   config = FLAGS.config
   k = config.training.n_jitted_steps
-  source = loop.get_train_source(config)
   trainer = loop.Trainer(config)
+  source = trainer.experiment.train_source()
 
   # Bare step: the same jitted multi-step on batches prepared beforehand.
   state = trainer.init_state()
