@@ -74,7 +74,3 @@ class Experiment:
   def inverse_scaler(self):
     """Model space -> [0, 1] for images; None for toy points."""
     return data.get_inverse_scaler(self.config)
-
-  @property
-  def is_toy(self):
-    return data.is_toy(self.config)

@@ -69,7 +69,7 @@ def test_configure_adds_once_and_keeps_a_users_own_setting(monkeypatch):
 
 def test_training_mesh_uses_automatic_sharding_axes():
   """`jax.make_mesh` defaults to explicit axes on current JAX; the training mesh asks for Auto."""
-  from training import loop
-  mesh = loop.make_mesh()
+  import experiment
+  mesh = experiment.make_mesh()
   assert mesh.axis_names == ('data',)
   assert tuple(mesh.axis_types) == (jax.sharding.AxisType.Auto,)

@@ -21,7 +21,6 @@ import optax
 
 import sde_lib
 from models import classifier as classifier_lib
-from experiment import state as state_lib
 from training import loop
 
 EPS = 1e-5   # lowest training time, as the score losses'
@@ -60,16 +59,11 @@ class ClassifierTrainer(loop.Trainer):
   (`training_config`): the classifier's loss and initial state on the same steps."""
 
   def __init__(self, config, mesh=None):
-    sde = sde_lib.get_sde(config)
-    model = classifier_lib.get_classifier(config)
-    optimizer = state_lib.get_optimizer(config)
-
-    def init_fn(rng):
-      _, variables = classifier_lib.init_classifier(rng, config)
-      return state_lib.new_train_state(variables, optimizer)
-
-    super().__init__(config, mesh, loss_fn=get_loss_fn(sde, model), init_fn=init_fn,
-                     batch_field='classifier.batch_size')
+    super().__init__(
+        config, mesh,
+        loss_fn=get_loss_fn(sde_lib.get_sde(config), classifier_lib.get_classifier(config)),
+        init_variables=lambda rng: classifier_lib.init_classifier(rng, config)[1],
+        batch_field='classifier.batch_size')
 
 
 def train(config, workdir, data_source=None, max_steps=None, trainer=None):

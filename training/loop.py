@@ -16,24 +16,24 @@ import tqdm
 
 import experiment
 import samplers
-from experiment import checkpoints as ckpt_lib, run_config
+from experiment import checkpoints as ckpt_lib, run_config, state as state_lib
 from training import step as step_lib
 from utils import plots, preemption
 from utils.metric_writer import MetricWriter
 
 SNAPSHOT_SAMPLES = {'vector': 2000, 'image': 64}   # samples drawn at each snapshot
-make_mesh = experiment.make_mesh
 
 
 class Trainer:
   """Jitted, sharded step functions and state initialisation for one config.
 
   By default it trains the config's score network (`experiment.Experiment`);
-  `loss_fn` / `init_fn` (`init_fn(rng) -> TrainState`, pure) train another network
-  on the same loop (the classifier), `batch_field` naming its batch size in messages.
+  `loss_fn` / `init_variables` (`init_variables(rng) -> variables`, pure) train another
+  network on the same loop and optimiser (the classifier), `batch_field` naming its batch
+  size in messages.
   """
 
-  def __init__(self, config, mesh=None, loss_fn=None, eval_loss_fn=None, init_fn=None,
+  def __init__(self, config, mesh=None, loss_fn=None, eval_loss_fn=None, init_variables=None,
                batch_field='training.batch_size'):
     self.config = config
     self.experiment = experiment.Experiment(config, mesh)
@@ -42,7 +42,11 @@ class Trainer:
     if loss_fn is None:
       loss_fn, eval_loss_fn = self.experiment.loss_fn(True), self.experiment.loss_fn(False)
     self.eval_loss_fn = eval_loss_fn
-    self._initial_state = self.experiment.init_state if init_fn is None else init_fn
+    if init_variables is None:
+      self._initial_state = self.experiment.init_state
+    else:
+      self._initial_state = lambda rng: state_lib.new_train_state(init_variables(rng),
+                                                                 self.optimizer)
     train_step = step_lib.make_train_step(loss_fn, self.optimizer, config.model.ema_rate,
                                           config.seed)
     # On CPU, XLA runs the backward pass of convolutions inside a while loop
