@@ -73,17 +73,6 @@ def images_to_uint8(x, config) -> np.ndarray:
 # ------------------------------------------------------------ multi-host merge
 
 
-def host_moments(running: metrics.RunningStatistics, single_row=None):
-  """(count, mean (d,), scatter (d, d)) of a host's `RunningStatistics`, in float64.
-
-  scatter is the sum of centred outer products, (count - 1) * sigma; a host
-  that saw no image gives zeros, one image gives that row and a zero scatter.
-  `single_row` (that one row) is no longer needed and is ignored.
-  """
-  del single_row
-  return running.moments()
-
-
 def _allgather_float64(array):
   """Every host's float64 `array`, stacked (P, ...), bit-exact.
 
@@ -220,7 +209,7 @@ def compute_dataset_stats(config, out_path=None, *, batch_size=None, max_images=
   if pending is not None:
     consume(pending)
 
-  count, mean, scatter = gather_moments(*host_moments(running))
+  count, mean, scatter = gather_moments(*running.moments())
   if count != total:
     raise RuntimeError(f"the hosts saw {count} images but the split has {total}: the data "
                        "layout is not the one this function expects")

@@ -32,6 +32,8 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from utils import params_npz
+
 TMP_MARK = '.orbax-checkpoint-tmp'   # orbax's suffix of a checkpoint being written
 DIRS = {'snapshot': 'checkpoints', 'preemption': 'checkpoints-meta'}   # kind -> folder
 _LEAF_OVERHEAD = 2048                # bytes of orbax metadata per array, measured ~1 KiB
@@ -320,21 +322,13 @@ class Checkpoints:
     self._verify(kind, step, restored)
     if key not in restored:
       raise CheckpointError(f"the {what} checkpoint {path} has no {key!r}")
-    got = {jax.tree_util.keystr(k): v
-           for k, v in jax.tree_util.tree_flatten_with_path(restored[key])[0]}
-    want = jax.tree_util.tree_flatten_with_path(abstract)[0]
-    for k, leaf in want:
-      name = jax.tree_util.keystr(k)
-      if name not in got or tuple(np.shape(got[name])) != tuple(leaf.shape):
-        have = 'missing' if name not in got else f'shape {tuple(np.shape(got[name]))}'
-        raise CheckpointError(
-            f"the {what} checkpoint {path} does not fit the config's network: parameter "
-            f"{name} is {have}, the config's network has shape {tuple(leaf.shape)}")
-    if len(got) != len(want):
-      raise CheckpointError(f"the {what} checkpoint {path} has {len(got)} parameter arrays, "
-                            f"the config's network {len(want)}")
-    arrays = [np.asarray(got[jax.tree_util.keystr(k)], leaf.dtype) for k, leaf in want]
-    return jax.tree.unflatten(jax.tree.structure(abstract), arrays), step
+    got, want = params_npz.flatten(restored[key]), params_npz.flatten(abstract)
+    try:
+      params_npz.check(got, want, f"the {what}'s parameters")
+    except ValueError as e:
+      raise CheckpointError(f"the {what} checkpoint {path} does not fit the config's network: "
+                            f"{e}") from None
+    return params_npz.unflatten({k: np.asarray(v, want[k].dtype) for k, v in got.items()}), step
 
   def _verify(self, kind, step, restored):
     path = os.path.join(self.dirs[kind], str(step))
