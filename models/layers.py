@@ -79,13 +79,48 @@ def dense(features: int, init_scale: float = 1., dtype: Optional[Dtype] = None,
                   name=name)
 
 
+class GroupNorm(nn.Module):
+  """GroupNorm over NHWC maps, with flax.linen.GroupNorm's parameters ('scale', 'bias'),
+  statistics (mean and E[x^2] - mean^2 over H, W and the group's channels, at least in
+  float32, variance clipped at 0) and output dtype (`dtype`, else the promotion of the
+  input with the float32 parameters).
+
+  The group statistics are formed from per-channel moments (a reduction over H, W, then a
+  mean over each group's channels of the (N, C) moments) instead of reducing a
+  (N, H, W, G, C/G) view: the same values up to float rounding (relative ~1e-7), and on
+  CPU the forward pass 1.5-3x and forward + backward 1.3-1.5x faster (benchmarks/README.md,
+  "Profile of the reduced DDPM++ step").
+  """
+  num_groups: int = 32
+  epsilon: float = 1e-6
+  dtype: Optional[Dtype] = None
+
+  @nn.compact
+  def __call__(self, x):
+    n, c = x.shape[0], x.shape[-1]
+    g = self.num_groups
+    if g < 1 or c % g:
+      raise ValueError(f"GroupNorm with num_groups={g} needs a channel count divisible by it, "
+                       f"got {c} channels")
+    scale = self.param('scale', nn.initializers.ones, (c,), jnp.float32)
+    bias = self.param('bias', nn.initializers.zeros, (c,), jnp.float32)
+    xs = x.astype(jnp.promote_types(x.dtype, jnp.float32))
+    per_channel = c // g
+    mean = jnp.mean(xs, axis=(1, 2)).reshape(n, g, per_channel).mean(-1)
+    mean_sq = jnp.mean(xs * xs, axis=(1, 2)).reshape(n, g, per_channel).mean(-1)
+    var = jnp.maximum(0., mean_sq - mean * mean)
+    mul = jnp.repeat(jax.lax.rsqrt(var + self.epsilon), per_channel, axis=-1) * scale
+    mean = jnp.repeat(mean, per_channel, axis=-1)
+    y = (xs - mean[:, None, None, :]) * mul[:, None, None, :] + bias
+    return y.astype(self.dtype or jnp.promote_types(x.dtype, jnp.float32))
+
+
 def group_norm(num_channels: int, num_groups: Optional[int] = None,
-               dtype: Optional[Dtype] = None, name: Optional[str] = None) -> nn.GroupNorm:
+               dtype: Optional[Dtype] = None, name: Optional[str] = None) -> GroupNorm:
   """GroupNorm with eps 1e-6; `num_groups` defaults to min(C // 4, 32) as in NCSN++."""
   if num_groups is None:
     num_groups = min(num_channels // 4, 32)
-  return nn.GroupNorm(num_groups=num_groups, epsilon=1e-6, dtype=dtype,
-                      param_dtype=jnp.float32, name=name)
+  return GroupNorm(num_groups=num_groups, epsilon=1e-6, dtype=dtype, name=name)
 
 
 def get_timestep_embedding(timesteps, embedding_dim: int, max_positions: int = 10000):
@@ -163,6 +198,34 @@ def pixel_attention(q, k, v):
   return jnp.einsum('bij,bjc->bic', weights, v).reshape(b, h, w, c)
 
 
+class _DenseParams(nn.Module):
+  """The parameters of `dense(features, init_scale)` (same names, shapes and initial
+  values), returned instead of applied: `qkv_projection` multiplies three at once."""
+  features: int
+  init_scale: float
+
+  @nn.compact
+  def __call__(self, in_features: int):
+    kernel = self.param('kernel', default_init(self.init_scale), (in_features, self.features),
+                        jnp.float32)
+    bias = self.param('bias', nn.initializers.zeros, (self.features,), jnp.float32)
+    return kernel, bias
+
+
+def qkv_projection(h, dtype: Optional[Dtype] = None):
+  """Queries, keys and values of an attention block: three `dense(C, 0.1)` maps of `h`
+  (parameters Dense_0, Dense_1, Dense_2 of the calling module, as the original's NIN_0..2)
+  computed as one matrix product with their concatenated kernels (one larger product is
+  faster than three, forward and backward). Call inside a compact module; its output
+  projection must then be named 'Dense_3'."""
+  c = h.shape[-1]
+  params = [_DenseParams(c, 0.1, name=f'Dense_{i}')(c) for i in range(3)]
+  dtype = dtype or jnp.promote_types(h.dtype, jnp.float32)
+  kernel = jnp.concatenate([k for k, _ in params], axis=1).astype(dtype)
+  bias = jnp.concatenate([b for _, b in params]).astype(dtype)
+  return jnp.split(jnp.dot(h.astype(dtype), kernel) + bias, 3, axis=-1)
+
+
 class AttnBlock(nn.Module):
   """Channel-wise self-attention block of DDPM: x + NIN(attn(GroupNorm(x))).
 
@@ -176,11 +239,9 @@ class AttnBlock(nn.Module):
   def __call__(self, x):
     c = x.shape[-1]
     h = group_norm(c, self.num_groups, self.dtype)(x)
-    q = dense(c, 0.1, self.dtype)(h)
-    k = dense(c, 0.1, self.dtype)(h)
-    v = dense(c, 0.1, self.dtype)(h)
+    q, k, v = qkv_projection(h, self.dtype)
     h = pixel_attention(q, k, v)
-    h = dense(c, 0., self.dtype)(h)
+    h = dense(c, 0., self.dtype, name='Dense_3')(h)
     return x + h
 
 

@@ -13,7 +13,8 @@ import jax.numpy as jnp
 from jax import lax
 
 from models import upfirdn2d as fir_ops
-from models.layers import conv1x1, conv3x3, default_init, dense, group_norm, pixel_attention
+from models.layers import (conv1x1, conv3x3, default_init, dense, group_norm, pixel_attention,
+                           qkv_projection)
 
 Dtype = Any
 _SQRT2 = math.sqrt(2.)
@@ -80,10 +81,8 @@ class AttnBlockpp(nn.Module):
   def __call__(self, x):
     c = x.shape[-1]
     h = group_norm(c, dtype=self.dtype)(x)
-    q = dense(c, 0.1, self.dtype)(h)
-    k = dense(c, 0.1, self.dtype)(h)
-    v = dense(c, 0.1, self.dtype)(h)
-    h = dense(c, self.init_scale, self.dtype)(pixel_attention(q, k, v))
+    q, k, v = qkv_projection(h, self.dtype)
+    h = dense(c, self.init_scale, self.dtype, name='Dense_3')(pixel_attention(q, k, v))
     if self.skip_rescale:
       return (x + h) / _SQRT2
     return x + h

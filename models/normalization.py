@@ -22,7 +22,7 @@ from typing import Any, Optional
 import flax.linen as nn
 import jax.numpy as jnp
 
-from models import config_utils
+from models import config_utils, layers
 from utils import config_checks
 
 Dtype = Any
@@ -203,8 +203,8 @@ class GroupNorm(nn.Module):
     if c % self.num_groups:
       raise ValueError(
           f"GroupNorm with {self.num_groups} groups needs channels divisible by it, got {c}")
-    h = nn.GroupNorm(num_groups=self.num_groups, epsilon=1e-6, dtype=_stat_dtype(x),
-                     param_dtype=jnp.float32, name='norm')(x)
+    h = layers.GroupNorm(num_groups=self.num_groups, epsilon=1e-6, dtype=_stat_dtype(x),
+                         name='norm')(x)
     return _out(h, self.dtype, x)
 
 
