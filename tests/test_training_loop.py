@@ -201,3 +201,58 @@ def test_eight_devices_match_one(tmp_path):
   np.testing.assert_allclose(out[8]['losses'], out[1]['losses'], rtol=1e-4)
   for a, b in zip(out[8]['params'], out[1]['params'], strict=True):
     np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
+
+
+def _digits_config(**training):
+  from configs.digits import ddpmpp_vp
+  c = ddpmpp_vp.get_config()
+  for k, v in training.items():
+    setattr(c.training, k, v)
+  return c
+
+
+def test_final_snapshot_left_to_the_eval_only_when_the_eval_samples_it():
+  """The digits main job (3000 steps, snapshots every 1500, eval of snapshot 2 at the end)
+  leaves the last snapshot's samples to its eval; any config whose eval does not sample
+  that snapshot keeps the grid."""
+  assert loop.final_snapshot_sampled_by_eval(_digits_config())
+  assert not loop.final_snapshot_sampled_by_eval(_digits_config(eval_at_end=False))
+  assert not loop.final_snapshot_sampled_by_eval(_digits_config(n_iters=3100))
+  c = _digits_config()
+  c.eval.enable_sampling = False
+  assert not loop.final_snapshot_sampled_by_eval(c)
+  c = _digits_config()
+  c.eval.end_ckpt = 1
+  assert not loop.final_snapshot_sampled_by_eval(c)
+  assert not loop.final_snapshot_sampled_by_eval(tiny_config(snapshot_sampling=True))
+
+
+def test_train_mode_samples_every_snapshot_but_the_one_its_eval_samples(tmp_path, monkeypatch):
+  """`loop.run` passes `train` a snapshot hook that skips exactly the last step when the eval
+  that follows samples it, and no other."""
+  sampled = []
+  monkeypatch.setattr(loop, 'make_snapshot_sampler',
+                      lambda config, workdir, exp=None: lambda state, step: sampled.append(step))
+
+  def fake_train(config, workdir, source, on_snapshot=None, **kwargs):
+    for step in range(config.training.snapshot_freq, config.training.n_iters + 1,
+                      config.training.snapshot_freq):
+      on_snapshot(None, step)
+
+  monkeypatch.setattr(loop, 'train', fake_train)
+  loop.run(_digits_config(), str(tmp_path / 'a'))
+  assert sampled == [1500]
+  sampled.clear()
+  loop.run(_digits_config(eval_at_end=False), str(tmp_path / 'b'))
+  assert sampled == [1500, 3000]
+
+
+def test_initial_state_compiled_unoptimised_is_bit_identical():
+  """Trainer.init_state (compiled without backend optimisation on CPU, it runs once) gives
+  the same bits as the default compilation of the same function."""
+  from experiment import Experiment
+  c = _digits_config()
+  c.model.nf, c.model.num_res_blocks = 16, 1
+  ours = loop.Trainer(c).init_state()
+  reference = jax.jit(Experiment(c).init_state)(jax.random.PRNGKey(c.seed))
+  _assert_same_state(_leaves(ours), _leaves(reference))

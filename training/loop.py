@@ -22,6 +22,8 @@ from utils import plots, preemption
 from utils.metric_writer import MetricWriter
 
 SNAPSHOT_SAMPLES = {'vector': 2000, 'image': 64}   # samples drawn at each snapshot
+# XLA options for programs that run once (the initial state): no backend optimisation.
+ONE_OFF_COMPILE = {'xla_backend_optimization_level': 0}
 
 
 class Trainer:
@@ -66,11 +68,18 @@ class Trainer:
       raise ValueError(f"config.{batch_field}={config.training.batch_size} must be "
                        f"divisible by the number of devices ({n_dev})")
     self.batch_sharding = self.experiment.batch_sharding
-    # Jitted once per Trainer, so repeated init_state calls do not recompile.
-    self._init = jax.jit(self._initial_state, out_shardings=self.replicated)
+    self._init = None
 
   def init_state(self):
-    return self._init(jax.random.PRNGKey(self.config.seed))
+    """The initial state (compiled once per Trainer). It runs once, so on CPU it is compiled
+    without XLA's backend (LLVM) optimisations: the same bits (integer RNG and exact float
+    ops), compiled in ~4 s instead of ~8.5 s for the digits DDPM++."""
+    rng = jax.random.PRNGKey(self.config.seed)
+    if self._init is None:
+      options = ONE_OFF_COMPILE if jax.default_backend() == 'cpu' else None
+      self._init = jax.jit(self._initial_state, out_shardings=self.replicated).lower(
+          rng).compile(compiler_options=options)
+    return self._init(rng)
 
   def abstract_state(self):
     return experiment.abstract(self._initial_state, self.config.seed, self.replicated)
@@ -248,6 +257,15 @@ def make_snapshot_sampler(config, workdir, exp=None):
   return on_snapshot
 
 
+def final_snapshot_sampled_by_eval(config):
+  """True when `--mode train` ends with an eval (`training.eval_at_end`) that draws samples
+  of the last snapshot: then training draws no snapshot grid at the last step."""
+  t, e = config.training, config.eval
+  last, freq = t.n_iters, t.snapshot_freq
+  return bool(t.get('eval_at_end', False) and e.enable_sampling and last % freq == 0
+              and e.begin_ckpt <= last // freq <= e.end_ckpt)
+
+
 def run(config, workdir):
   """`main.py --mode train`: train (resuming if possible) with snapshot samples and, every
   `training.eval_freq` steps, the eval loss on a held-out batch."""
@@ -255,6 +273,12 @@ def run(config, workdir):
   exp = trainer.experiment
   on_snapshot = (make_snapshot_sampler(config, workdir, exp)
                  if config.training.snapshot_sampling else None)
+  if on_snapshot is not None and final_snapshot_sampled_by_eval(config):
+    # The eval that follows samples the last snapshot (eval/ckpt_K/samples.png): drawing
+    # its grid here too would sample the same network twice in one command.
+    sample_snapshot = on_snapshot
+    on_snapshot = lambda state, step: (None if step == config.training.n_iters
+                                       else sample_snapshot(state, step))
   eval_source = exp.train_source('test') if config.training.get('eval_freq', 0) else None
   return train(config, workdir, exp.train_source(), on_snapshot=on_snapshot, trainer=trainer,
                eval_source=eval_source)
