@@ -1,4 +1,5 @@
-"""The pure parts of benchmarks/compare_pytorch.py and its port-side stand-ins.
+"""The pure parts of benchmarks/compare_pytorch.py and its port-side stand-ins (and of
+benchmarks/profile_step.py: HLO parsing and op attribution).
 
 No test runs the PyTorch port or times anything: the machine-share
 arithmetic, busy marking and row/JSON formatting run on fake measurements,
@@ -259,3 +260,56 @@ def test_parse_override(port_side):
   assert port_side.parse_override('training.sde=vesde') == (['training', 'sde'], 'vesde')
   with pytest.raises(SystemExit, match='FIELD=VALUE'):
     port_side.parse_override('model.nf')
+
+
+# benchmarks/profile_step.py: the HLO parsing and the attribution of trace events to ops.
+_HLO = """HloModule jit_train_step
+
+%fused_computation.1 (param_0: f32[2,4,4,8], param_1: f32[3,3,8,8]) -> f32[2,2,2,8] {
+  %param_0 = f32[2,4,4,8]{3,2,1,0} parameter(0)
+  %param_1 = f32[3,3,8,8]{3,2,1,0} parameter(1)
+  %convolution.7 = f32[2,4,4,8]{3,2,1,0} convolution(%param_0, %param_1), window={size=3x3 pad=1_1x1_1}, dim_labels=b01f_01io->b01f, metadata={op_name="jit(train_step)/transpose(jvp(NCSNpp))/ResnetBlockBigGANpp_3/Conv_0/conv_general_dilated"}
+  ROOT %reduce.2 = f32[2,2,2,8]{3,2,1,0} reduce(%convolution.7, %c), dimensions={2,4}, metadata={op_name="jit(train_step)/transpose(jvp(NCSNpp))/ResnetBlockBigGANpp_3/reduce_sum"}
+}
+
+%fused_computation.2 (param_0.1: f32[2,4,4,8]) -> f32[8,4,4,2] {
+  %param_0.1 = f32[2,4,4,8]{3,2,1,0} parameter(0)
+  %transpose.3 = f32[8,4,4,2]{3,2,1,0} transpose(%param_0.1), dimensions={3,1,2,0}
+  ROOT %copy.4 = f32[8,4,4,2]{3,2,1,0} copy(%transpose.3), metadata={op_name="jit(train_step)/jvp(NCSNpp)/AttnBlockpp_0/GroupNorm_0/mul"}
+}
+
+ENTRY %main.9 (Arg_0.1: f32[2,4,4,8], Arg_1.2: f32[3,3,8,8]) -> f32[8,4,4,2] {
+  %Arg_0.1 = f32[2,4,4,8]{3,2,1,0} parameter(0)
+  %Arg_1.2 = f32[3,3,8,8]{3,2,1,0} parameter(1)
+  %ynn_fusion.5 = f32[2,2,2,8]{3,2,1,0} fusion(%Arg_0.1, %Arg_1.2), kind=kCustom, calls=%fused_computation.1, backend_config={"fusion_config":{"kind":"__ynn_fusion"}}
+  %convolution.8 = f32[2,4,4,8]{3,2,1,0} convolution(%Arg_0.1, %Arg_1.2), window={size=3x3 pad=1_1x1_1}, dim_labels=b01f_01io->b01f, metadata={op_name="jit(train_step)/jvp(NCSNpp)/Conv_0/conv_general_dilated"}
+  ROOT %transpose_copy_fusion.6 = f32[8,4,4,2]{3,2,1,0} fusion(%Arg_0.1), kind=kLoop, calls=%fused_computation.2
+}
+"""
+
+
+def test_profile_step_classifies_ops_and_sums_trace_events():
+  """Each op is named by kind (what its fusion holds, YNNPACK or XLA), module path (numbers
+  dropped) and direction (backward = under transpose(jvp)); events of the same op are summed
+  per step; events that are not HLO ops (the executor's own) are left out."""
+  prof = _load('profile_step')
+  instructions, computations = prof.parse_hlo(_HLO)
+  assert prof.classify('ynn_fusion.5', instructions, computations) == (
+      'fusion[ynn]:convolution+reduce', 'ResnetBlockBigGANpp', 'backward')
+  assert prof.classify('transpose_copy_fusion.6', instructions, computations) == (
+      'fusion[xla]:transpose', 'AttnBlockpp/GroupNorm', 'forward')
+  assert prof.classify('convolution.8', instructions, computations) == (
+      'convolution', 'Conv', 'forward')
+  assert prof.classify('ThunkExecutor::Execute', instructions, computations) is None
+  events = [{'ph': 'M', 'name': 'thread_name', 'pid': 1, 'tid': 2, 'args': {'name': 'eigen'}},
+            {'ph': 'X', 'name': 'ynn_fusion.5', 'pid': 1, 'tid': 2, 'dur': 3000.},
+            {'ph': 'X', 'name': 'ynn_fusion.5', 'pid': 1, 'tid': 2, 'dur': 1000.},
+            {'ph': 'X', 'name': 'convolution.8', 'pid': 1, 'tid': 3, 'dur': 500.},
+            {'ph': 'X', 'name': 'ThunkExecutor::Execute', 'pid': 1, 'tid': 2, 'dur': 9000.}]
+  by_kind, counts, by_layer, by_op, busy = prof.op_times(events, instructions, computations,
+                                                         steps=2)
+  assert by_kind == {'fusion[ynn]:convolution+reduce': 2.0, 'convolution': 0.25}
+  assert counts['fusion[ynn]:convolution+reduce'] == 2
+  assert by_layer == {('backward', 'ResnetBlockBigGANpp'): 2.0, ('forward', 'Conv'): 0.25}
+  assert by_op['ynn_fusion.5'] == 2.0
+  assert busy == {'eigen': 2.0, '?': 0.25}
