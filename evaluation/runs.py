@@ -169,9 +169,9 @@ def _eval_checkpoints(config, workdir):
   if not steps:
     raise FileNotFoundError(f"no snapshot under {os.path.abspath(workdir)}/checkpoints: train first")
   freq = config.training.snapshot_freq
-  wanted = range(config.eval.begin_ckpt, config.eval.end_ckpt + 1)
-  found = [(k, k * freq) for k in wanted if k * freq in steps]
-  missing = [k for k in wanted if k * freq not in steps]
+  wanted = experiment.eval_snapshots(config)
+  found = [(k, step) for k, step in wanted if step in steps]
+  missing = [k for k, step in wanted if step not in steps]
   if missing:
     tqdm.tqdm.write(f'eval: snapshots {missing} (steps k * {freq}) do not exist; skipped')
   if not found:

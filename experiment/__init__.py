@@ -8,6 +8,6 @@ sources (toy or image: `data` decides) and the inverse scaler.
 another, `experiment.state` is the train state. `training/` and `evaluation/`
 both sit on this layer and never import each other (see architecture.md).
 """
-from experiment.core import Experiment, abstract, make_eval_step, make_mesh
+from experiment.core import Experiment, abstract, eval_snapshots, make_eval_step, make_mesh
 
-__all__ = ['Experiment', 'abstract', 'make_eval_step', 'make_mesh']
+__all__ = ['Experiment', 'abstract', 'eval_snapshots', 'make_eval_step', 'make_mesh']

@@ -26,6 +26,13 @@ def make_eval_step(loss_fn, seed):
   return eval_step
 
 
+def eval_snapshots(config):
+  """(k, step) of the snapshots the eval is asked for: k in [eval.begin_ckpt, eval.end_ckpt],
+  step = k * training.snapshot_freq (the original's numbering)."""
+  freq = config.training.snapshot_freq
+  return [(k, k * freq) for k in range(config.eval.begin_ckpt, config.eval.end_ckpt + 1)]
+
+
 def abstract(init_fn, seed, sharding):
   """`init_fn(rng)`'s output as jax.ShapeDtypeStructs placed on `sharding` (nothing computed)."""
   shapes = jax.eval_shape(init_fn, jax.random.PRNGKey(seed))

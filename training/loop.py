@@ -260,10 +260,9 @@ def make_snapshot_sampler(config, workdir, exp=None):
 def final_snapshot_sampled_by_eval(config):
   """True when `--mode train` ends with an eval (`training.eval_at_end`) that draws samples
   of the last snapshot: then training draws no snapshot grid at the last step."""
-  t, e = config.training, config.eval
-  last, freq = t.n_iters, t.snapshot_freq
-  return bool(t.get('eval_at_end', False) and e.enable_sampling and last % freq == 0
-              and e.begin_ckpt <= last // freq <= e.end_ckpt)
+  return bool(config.training.get('eval_at_end', False) and config.eval.enable_sampling
+              and any(step == config.training.n_iters
+                      for _, step in experiment.eval_snapshots(config)))
 
 
 def run(config, workdir):
