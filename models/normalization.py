@@ -199,10 +199,6 @@ class GroupNorm(nn.Module):
 
   @nn.compact
   def __call__(self, x):
-    c = x.shape[-1]
-    if c % self.num_groups:
-      raise ValueError(
-          f"GroupNorm with {self.num_groups} groups needs channels divisible by it, got {c}")
     h = layers.GroupNorm(num_groups=self.num_groups, epsilon=1e-6, dtype=_stat_dtype(x),
                          name='norm')(x)
     return _out(h, self.dtype, x)

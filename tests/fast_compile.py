@@ -7,7 +7,7 @@ for loops that run many steps: those run slower unoptimised.
 """
 import jax
 
-FAST_COMPILE = {'xla_backend_optimization_level': 0}
+from utils.xla_flags import ONE_OFF_COMPILE as FAST_COMPILE
 
 
 def compiled(fn, *args):

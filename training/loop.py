@@ -18,12 +18,10 @@ import experiment
 import samplers
 from experiment import checkpoints as ckpt_lib, run_config, state as state_lib
 from training import step as step_lib
-from utils import plots, preemption
+from utils import plots, preemption, xla_flags
 from utils.metric_writer import MetricWriter
 
 SNAPSHOT_SAMPLES = {'vector': 2000, 'image': 64}   # samples drawn at each snapshot
-# XLA options for programs that run once (the initial state): no backend optimisation.
-ONE_OFF_COMPILE = {'xla_backend_optimization_level': 0}
 
 
 class Trainer:
@@ -76,7 +74,7 @@ class Trainer:
     ops), compiled in ~4 s instead of ~8.5 s for the digits DDPM++."""
     rng = jax.random.PRNGKey(self.config.seed)
     if self._init is None:
-      options = ONE_OFF_COMPILE if jax.default_backend() == 'cpu' else None
+      options = xla_flags.ONE_OFF_COMPILE if jax.default_backend() == 'cpu' else None
       self._init = jax.jit(self._initial_state, out_shardings=self.replicated).lower(
           rng).compile(compiler_options=options)
     return self._init(rng)

@@ -14,6 +14,11 @@ each listed version accepts its flags). Call `configure()` before the first JAX 
 """
 import os
 
+# Compiler options for a program that runs once (a model's initial state, a test's single
+# call): no backend (LLVM) optimisation. On CPU it compiles 2-3x faster; the same bits for
+# integer and exactly rounded float ops. Not for loops that run many steps (slower code).
+ONE_OFF_COMPILE = {'xla_backend_optimization_level': 0}
+
 _NO_YNN_CONVS = '--xla_cpu_experimental_ynn_fusion_type=-individual_convolution'
 
 CPU_FLAGS = {
