@@ -13,8 +13,8 @@ import jax.numpy as jnp
 from jax import lax
 
 from models import upfirdn2d as fir_ops
-from models.layers import (conv1x1, conv3x3, default_init, dense, group_norm, pixel_attention,
-                           qkv_projection)
+from models.layers import (Dropout, conv1x1, conv3x3, default_init, dense, group_norm,
+                           pixel_attention, qkv_projection, upsample_conv3x3)
 
 Dtype = Any
 _SQRT2 = math.sqrt(2.)
@@ -104,10 +104,9 @@ class Upsample(_Resample):
   def __call__(self, x):
     out_ch = self.out_ch or x.shape[-1]
     if not self.fir:
-      h = fir_ops.naive_upsample_2d(x, 2)
       if self.with_conv:
-        h = conv3x3(out_ch, dtype=self.dtype)(h)
-      return h
+        return upsample_conv3x3(out_ch, dtype=self.dtype)(x)
+      return fir_ops.naive_upsample_2d(x, 2)
     if self.with_conv:
       return FIRConv2d(out_ch, up=True, fir_kernel=self.fir_kernel, dtype=self.dtype)(x)
     return fir_ops.upsample_2d(x, self.fir_kernel, factor=2)
@@ -141,6 +140,11 @@ class ResnetBlockBigGANpp(nn.Module):
   h = act(GN(x)); resample h and x (FIR or nearest/average); h = Conv(h) +
   Dense(act(temb)); h = Conv_init(dropout(act(GN(h)))); x goes through a 1x1
   conv when channels change or it was resampled; out = (x + h) [/ sqrt 2].
+
+  With nearest upsampling (up, not fir) the same parameters are applied at the
+  lower resolution: Conv_0 per output phase of the upsampled image
+  (`upsample_conv3x3`) and the 1x1 shortcut before the upsampling, which
+  commutes with it; the result is the same as upsampling first.
   """
   act: Any
   out_ch: Optional[int] = None
@@ -158,16 +162,22 @@ class ResnetBlockBigGANpp(nn.Module):
     c = x.shape[-1]
     out_ch = self.out_ch or c
     h = self.act(group_norm(c, dtype=self.dtype)(x))
-    if self.up or self.down:   # up wins if both are set, as in the original
-      h = _resample(h, self.up, self.fir, self.fir_kernel)
-      x = _resample(x, self.up, self.fir, self.fir_kernel)
-    h = conv3x3(out_ch, dtype=self.dtype)(h)
+    nearest_up = self.up and not self.fir
+    if nearest_up:
+      h = upsample_conv3x3(out_ch, dtype=self.dtype)(h)
+    else:
+      if self.up or self.down:   # up wins if both are set, as in the original
+        h = _resample(h, self.up, self.fir, self.fir_kernel)
+        x = _resample(x, self.up, self.fir, self.fir_kernel)
+      h = conv3x3(out_ch, dtype=self.dtype)(h)
     if temb is not None:
       h = h + dense(out_ch, dtype=self.dtype)(self.act(temb))[:, None, None, :]
     h = self.act(group_norm(out_ch, dtype=self.dtype)(h))
-    h = nn.Dropout(self.dropout)(h, deterministic=not train)
+    h = Dropout(self.dropout)(h, deterministic=not train)
     h = conv3x3(out_ch, init_scale=self.init_scale, dtype=self.dtype)(h)
-    if c != out_ch or self.up or self.down:
+    if nearest_up:
+      x = fir_ops.naive_upsample_2d(conv1x1(out_ch, dtype=self.dtype)(x), 2)
+    elif c != out_ch or self.up or self.down:
       x = conv1x1(out_ch, dtype=self.dtype)(x)
     if self.skip_rescale:
       return (x + h) / _SQRT2

@@ -250,6 +250,68 @@ def naive_upsample_2d(x, factor: int = 2):
   return x.reshape(n, h * factor, w * factor, c)
 
 
+def _nearest_phase_taps(k: int, factor: int):
+  """For each output phase a of a SAME correlation (odd size k) of a nearest-upsampled signal:
+  (lo, hi, groups): it reads input offsets lo..hi, and groups[r] lists the kernel taps that
+  read offset lo + r.
+
+  Output sample factor*i + a reads upsampled samples factor*i + a + d - (k-1)/2, which are input
+  samples i + floor((a + d - (k-1)/2) / factor).
+  """
+  p = (k - 1) // 2
+  phases = []
+  for a in range(factor):
+    offsets = [(a + d - p) // factor for d in range(k)]
+    lo, hi = offsets[0], offsets[-1]
+    groups = [[d for d in range(k) if offsets[d] == lo + r] for r in range(hi - lo + 1)]
+    phases.append((lo, hi, groups))
+  return phases
+
+
+def _sum_taps(w, groups, axis):
+  """Stack along `axis` of the sums of w's slices (along `axis`) listed in each group."""
+  def tap_sum(taps):
+    total = lax.index_in_dim(w, taps[0], axis, keepdims=False)
+    for d in taps[1:]:
+      total = total + lax.index_in_dim(w, d, axis, keepdims=False)
+    return total
+  return jnp.stack([tap_sum(taps) for taps in groups], axis=axis)
+
+
+def naive_upsample_conv_2d(x, w, factor: int = 2, precision=None):
+  """`conv(naive_upsample_2d(x, factor), w)` with 'SAME' padding, without the upsampled input.
+
+  Each output phase (a, b) (rows factor*i + a, columns factor*j + b) is a
+  correlation of x itself with w's taps summed over the ones that read the
+  same input pixel: for a 3x3 kernel and factor 2, four 2x2 convolutions at
+  the input resolution, 4/9 of the multiply-adds of the convolution at the
+  upsampled resolution, and no gradient summed back over factor x factor
+  blocks. Zero padding at the input resolution is zero padding of the
+  upsampled image, so the result is the same at the borders too.
+  x (N, H, W, Cin), w (k, k, Cin, Cout) with k odd -> (N, factor*H, factor*W, Cout).
+  """
+  kh, kw = w.shape[:2]
+  if kh != kw or kh % 2 != 1:
+    raise ValueError(f"conv kernel must be square with odd size, got {w.shape[:2]}")
+  if int(factor) != factor or factor < 1:
+    raise ValueError(f"factor must be an integer >= 1, got {factor}")
+  factor = int(factor)
+  n, h, wd, _ = x.shape
+  phases = _nearest_phase_taps(kh, factor)
+  rows = []
+  for lo_a, hi_a, groups_a in phases:
+    w_a = _sum_taps(w, groups_a, 0)
+    cols = []
+    for lo_b, hi_b, groups_b in phases:
+      wab = _sum_taps(w_a, groups_b, 1)
+      cols.append(lax.conv_general_dilated(
+          x, wab, window_strides=(1, 1), padding=((-lo_a, hi_a), (-lo_b, hi_b)),
+          dimension_numbers=('NHWC', 'HWIO', 'NHWC'), precision=precision))
+    rows.append(jnp.stack(cols, axis=3))          # (N, H, W, factor_b, Cout)
+  y = jnp.stack(rows, axis=2)                     # (N, H, factor_a, W, factor_b, Cout)
+  return y.reshape(n, factor * h, factor * wd, y.shape[-1])
+
+
 def naive_downsample_2d(x, factor: int = 2):
   """Average pooling over non-overlapping factor x factor blocks."""
   n, h, w, c = x.shape

@@ -1,4 +1,5 @@
 """FIR up/down-sampling (models/upfirdn2d.py) against a loop-level NumPy reference."""
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -175,3 +176,36 @@ def test_bad_inputs_raise():
     fir.upfirdn2d(x, np.ones(2), up=0)
   with pytest.raises(ValueError, match='NHWC'):
     fir.upfirdn2d(jnp.ones((4, 4)), np.ones(2))
+
+
+@pytest.mark.parametrize('k', [1, 3, 5])
+@pytest.mark.parametrize('factor', [2, 3])
+def test_naive_upsample_conv_equals_upsampling_then_conv(k, factor):
+  """naive_upsample_conv_2d(x, w) = 'SAME' conv of the nearest-upsampled x, borders included,
+  and so are its gradients with respect to x and w (float64)."""
+  rng = np.random.default_rng(k + 10 * factor)
+  x = jnp.asarray(rng.normal(size=(2, 5, 4, 3)))
+  w = jnp.asarray(rng.normal(size=(k, k, 3, 2)))
+  g = jnp.asarray(rng.normal(size=(2, 5 * factor, 4 * factor, 2)))
+
+  def reference(x, w):
+    return jax.lax.conv_general_dilated(fir.naive_upsample_2d(x, factor), w, (1, 1), 'SAME',
+                                        dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+
+  def phased(x, w):
+    return fir.naive_upsample_conv_2d(x, w, factor)
+
+  out, vjp = jax.vjp(phased, x, w)
+  ref, ref_vjp = jax.vjp(reference, x, w)
+  assert out.shape == ref.shape == (2, 5 * factor, 4 * factor, 2)
+  np.testing.assert_allclose(np.asarray(out), np.asarray(ref), rtol=1e-12, atol=1e-12)
+  for a, b in zip(vjp(g), ref_vjp(g)):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-12, atol=1e-11)
+
+
+def test_naive_upsample_conv_rejects_even_or_non_square_kernels():
+  """The phase decomposition is for odd square kernels ('SAME' padding is then symmetric)."""
+  x = jnp.zeros((1, 4, 4, 2))
+  for shape in [(2, 2, 2, 3), (3, 1, 2, 3)]:
+    with pytest.raises(ValueError, match='square with odd size'):
+      fir.naive_upsample_conv_2d(x, jnp.zeros(shape))
