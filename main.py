@@ -15,7 +15,13 @@ run the same command again to resume.
 """
 import sys
 
-from absl import app, flags, logging
+if __name__ == '__main__':
+  # First thing: glibc's malloc on huge pages, which glibc reads at process start (~20% of a
+  # CPU training step; utils/malloc_tunables.py). Re-executes this command once.
+  from utils import malloc_tunables
+  malloc_tunables.reexec_with_tunables()
+
+from absl import app, flags, logging  # noqa: E402
 from ml_collections import config_flags
 
 FLAGS = flags.FLAGS

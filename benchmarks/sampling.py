@@ -144,4 +144,6 @@ def main():
 
 
 if __name__ == '__main__':
+  from utils import malloc_tunables
+  malloc_tunables.reexec_with_tunables()  # what main.py runs with (utils/malloc_tunables.py)
   main()

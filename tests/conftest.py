@@ -4,9 +4,15 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from utils import xla_flags  # noqa: E402
+from utils import malloc_tunables, xla_flags  # noqa: E402
 
 xla_flags.configure()
+
+# The pytest-xdist workers, and the processes tests start, inherit this and start with glibc's
+# malloc on huge pages, as main.py runs (utils/malloc_tunables.py); this process does not.
+_env = malloc_tunables.environment()
+if _env is not None:
+  os.environ['GLIBC_TUNABLES'] = _env['GLIBC_TUNABLES']
 
 import jax  # noqa: E402
 
