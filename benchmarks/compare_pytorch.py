@@ -1,7 +1,7 @@
 """Side by side with the PyTorch port (yang-song/score_sde_pytorch): issue 16's table as JSON lines.
 
     python benchmarks/compare_pytorch.py --port PATH [--rows train_ddpmpp_vp,...] [--repeats 3]
-        [--train_steps 5] [--pc_N 100] [--likelihood_tol 1e-5] [--threads 2]
+        [--train_steps 5] [--pc_N 100] [--likelihood_tol 1e-5] [--threads 2] [--port_tunables]
 
 PATH is a local checkout of the port (it is not a dependency and none of its
 code is in this repository). Rows (`ROWS`; the network reductions in
@@ -25,11 +25,15 @@ the port through benchmarks/compare_pytorch_port.py (its own training step,
 PC sampler and likelihood function; torch with --threads threads; its CUDA
 ops replaced at run time by pure-torch stand-ins), ours through our
 benchmarks (train_step.py, pc_step.py, likelihood.py), each run as a user
-runs it (XLA's own threading on this machine's cores).
+runs it (XLA's own threading on this machine's cores). Ours re-executes
+itself with utils/malloc_tunables.py's GLIBC_TUNABLES (malloc on transparent
+huge pages), as main.py does; the port, as its users run it, gets this
+process's environment, or with --port_tunables the same tunables (it gains
+from them too, ~10% per training step here), for a like-for-like row.
 
 Output, one JSON object per line on stdout:
   kind=setup  versions, the port's path and commit (when it is a git checkout),
-              the CPU count and `BUSY_SHARE`;
+              the CPU count, `BUSY_SHARE` and each side's GLIBC_TUNABLES;
   kind=pair   one repeat of one row: `port`, `ours` (seconds), `ratio` =
               port / ours (> 1: we are faster), and for each side
               `port_others` / `ours_others`: the share of the machine's CPU
@@ -62,6 +66,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+if ROOT not in sys.path:
+  sys.path.insert(0, ROOT)
 
 # A side's row is marked busy when other processes used more than this share of the machine's
 # CPU time during its run: 10% of 2 cores is a fifth of a core, already enough to stall one of
@@ -218,7 +224,16 @@ def _read_proc_stat():
     return parse_proc_stat(f.read())
 
 
-def run_side(argv, timeout):
+def side_environments(port_tunables):
+  """{side: environment of its subprocess}. Ours re-executes itself with
+  utils/malloc_tunables.py's GLIBC_TUNABLES (as main.py does); the port runs as its users run
+  it, with this process's environment, unless `port_tunables`, when it gets the same."""
+  from utils import malloc_tunables  # pylint: disable=import-outside-toplevel
+  ours = malloc_tunables.environment() or dict(os.environ)
+  return {'ours': ours, 'port': dict(ours) if port_tunables else dict(os.environ)}
+
+
+def run_side(argv, timeout, env=None):
   """Runs one side's subprocess; returns its JSON result, wall/CPU seconds and others' share."""
   clk_tck = os.sysconf('SC_CLK_TCK')
   busy0, ncpu = _read_proc_stat()
@@ -226,7 +241,7 @@ def run_side(argv, timeout):
   t0 = time.perf_counter()
   try:
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-                          check=False)
+                          check=False, env=env)
     rc, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
   except subprocess.TimeoutExpired as e:
     text = lambda b: (b.decode(errors='replace') if isinstance(b, bytes) else b) or ''
@@ -343,7 +358,9 @@ def _setup_line(opts):
     except Exception:  # pylint: disable=broad-except
       versions[dist] = None
   _, ncpu = _read_proc_stat()
-  return dict(kind='setup', port=os.path.abspath(opts.port), port_commit=commit,
+  envs = side_environments(opts.port_tunables)
+  tunables = {f'{side}_glibc_tunables': envs[side].get('GLIBC_TUNABLES') for side in envs}
+  return dict(kind='setup', **tunables, port=os.path.abspath(opts.port), port_commit=commit,
               port_threads=opts.threads, ncpu=ncpu, busy_share=BUSY_SHARE,
               repeats=opts.repeats, train_steps=opts.train_steps, pc_N=opts.pc_N,
               likelihood_tol=opts.likelihood_tol,
@@ -365,6 +382,10 @@ def parse_args(argv=None):
                       help='rtol = atol of the likelihood row (the table: 1e-5)')
   parser.add_argument('--threads', type=int, default=2, help="the port's torch threads")
   parser.add_argument('--timeout', type=float, default=1800., help='seconds per side run')
+  parser.add_argument('--port_tunables', action='store_true',
+                      help="run the port with the GLIBC_TUNABLES ours runs with "
+                      "(utils/malloc_tunables.py: malloc on huge pages); default: as its users "
+                      "run it")
   parser.add_argument('--write_likelihood_inputs', metavar='PATH', help=argparse.SUPPRESS)
   opts = parser.parse_args(argv)
   if opts.write_likelihood_inputs:
@@ -393,6 +414,7 @@ def main(argv=None):
     write_likelihood_inputs(opts.write_likelihood_inputs, row.config, row.batch)
     return 0
   print(json.dumps(_setup_line(opts)), flush=True)
+  envs = side_environments(opts.port_tunables)
   tmp = tempfile.mkdtemp(prefix='compare_pytorch_')
   failed = False
   try:
@@ -412,7 +434,7 @@ def main(argv=None):
                             ('ours', ours_command(row, opts))):
           print(f'[compare_pytorch] {row.name} repeat {repeat}: {side}', file=sys.stderr,
                 flush=True)
-          runs[side] = run_side(argv_, opts.timeout)
+          runs[side] = run_side(argv_, opts.timeout, envs[side])
         pair = pair_row(row, repeat, runs['port'], runs['ours'], opts)
         failed = failed or 'port_error' in pair or 'ours_error' in pair
         pairs.append(pair)
