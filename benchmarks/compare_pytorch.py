@@ -342,7 +342,7 @@ def write_likelihood_inputs(path, config_file, batch):
   np.save(path, np.asarray(x, np.float32))
 
 
-def _setup_line(opts):
+def _setup_line(opts, envs):
   commit = None
   # Only the port's own repository (git -C would also find a repository above PATH).
   if shutil.which('git') and os.path.exists(os.path.join(opts.port, '.git')):
@@ -358,7 +358,6 @@ def _setup_line(opts):
     except Exception:  # pylint: disable=broad-except
       versions[dist] = None
   _, ncpu = _read_proc_stat()
-  envs = side_environments(opts.port_tunables)
   tunables = {f'{side}_glibc_tunables': envs[side].get('GLIBC_TUNABLES') for side in envs}
   return dict(kind='setup', **tunables, port=os.path.abspath(opts.port), port_commit=commit,
               port_threads=opts.threads, ncpu=ncpu, busy_share=BUSY_SHARE,
@@ -413,8 +412,8 @@ def main(argv=None):
     row = next(r for r in ROWS if r.kind == 'likelihood')
     write_likelihood_inputs(opts.write_likelihood_inputs, row.config, row.batch)
     return 0
-  print(json.dumps(_setup_line(opts)), flush=True)
   envs = side_environments(opts.port_tunables)
+  print(json.dumps(_setup_line(opts, envs)), flush=True)
   tmp = tempfile.mkdtemp(prefix='compare_pytorch_')
   failed = False
   try:
