@@ -2,6 +2,7 @@
 
     python benchmarks/compare_pytorch.py --port PATH [--rows train_ddpmpp_vp,...] [--repeats 3]
         [--train_steps 5] [--pc_N 100] [--likelihood_tol 1e-5] [--threads 2] [--port_tunables]
+        [--port_ops port_cpu|standin]
 
 PATH is a local checkout of the port (it is not a dependency and none of its
 code is in this repository). Rows (`ROWS`; the network reductions in
@@ -23,7 +24,10 @@ Each side runs in its own subprocess, one after the other, interleaved
 (port, ours, port, ours, ... --repeats pairs per row) on the same configs:
 the port through benchmarks/compare_pytorch_port.py (its own training step,
 PC sampler and likelihood function; torch with --threads threads; its CUDA
-ops replaced at run time by pure-torch stand-ins), ours through our
+ops, which cannot be built without CUDA, either skipped so that the port's own
+CPU code runs, as issue 16's table was measured (--port_ops port_cpu, the
+default), or replaced at run time by our faster pure-torch stand-ins
+(--port_ops standin: the same results, its NCSN++ step 2.5x faster)), ours through our
 benchmarks (train_step.py, pc_step.py, likelihood.py), each run as a user
 runs it (XLA's own threading on this machine's cores). Ours re-executes
 itself with utils/malloc_tunables.py's GLIBC_TUNABLES (malloc on transparent
@@ -151,7 +155,7 @@ def port_command(row, opts, inputs=None, python=sys.executable):
   """argv of the port's side (benchmarks/compare_pytorch_port.py) for `row`."""
   cmd = [python, os.path.join(HERE, 'compare_pytorch_port.py'), f'--port={opts.port}',
          f'--kind={row.kind}', f'--config={row.config}', f'--batch={row.batch}',
-         f'--threads={opts.threads}']
+         f'--threads={opts.threads}', f'--ops={opts.port_ops}']
   cmd += [f'--override=model.{k}={_literal(v)}' for k, v in REDUCED]
   if row.kind == 'train':
     cmd.append(f'--steps={opts.train_steps}')
@@ -360,7 +364,7 @@ def _setup_line(opts, envs):
   _, ncpu = _read_proc_stat()
   tunables = {f'{side}_glibc_tunables': envs[side].get('GLIBC_TUNABLES') for side in envs}
   return dict(kind='setup', **tunables, port=os.path.abspath(opts.port), port_commit=commit,
-              port_threads=opts.threads, ncpu=ncpu, busy_share=BUSY_SHARE,
+              port_threads=opts.threads, port_ops=opts.port_ops, ncpu=ncpu, busy_share=BUSY_SHARE,
               repeats=opts.repeats, train_steps=opts.train_steps, pc_N=opts.pc_N,
               likelihood_tol=opts.likelihood_tol,
               reduced={k: list(v) if isinstance(v, tuple) else v for k, v in REDUCED},
@@ -381,6 +385,10 @@ def parse_args(argv=None):
                       help='rtol = atol of the likelihood row (the table: 1e-5)')
   parser.add_argument('--threads', type=int, default=2, help="the port's torch threads")
   parser.add_argument('--timeout', type=float, default=1800., help='seconds per side run')
+  parser.add_argument('--port_ops', choices=('port_cpu', 'standin'), default='port_cpu',
+                      help="how the port runs without its CUDA ops (compare_pytorch_port.py "
+                      "--ops): its own CPU code (default, as issue 16's table) or our faster "
+                      "pure-torch stand-ins")
   parser.add_argument('--port_tunables', action='store_true',
                       help="run the port with the GLIBC_TUNABLES ours runs with "
                       "(utils/malloc_tunables.py: malloc on huge pages); default: as its users "

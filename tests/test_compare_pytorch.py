@@ -40,7 +40,8 @@ btime 1700000000
 
 def _opts(**kw):
   base = dict(port='/somewhere/score_sde_pytorch', repeats=1, train_steps=2, pc_N=20,
-              pc_repeats=1, likelihood_repeats=1, likelihood_tol=1e-5, threads=2)
+              pc_repeats=1, likelihood_repeats=1, likelihood_tol=1e-5, threads=2,
+              port_ops='port_cpu')
   base.update(kw)
   return argparse.Namespace(**base)
 
@@ -160,6 +161,8 @@ def test_both_sides_run_the_same_config_batch_and_reductions(row):
   assert _flag(ours, 'config') == os.path.join(cp.ROOT, row.config)
   assert _flag(port, 'config') == row.config and _flag(port, 'port') == opts.port
   assert _flag(ours, 'batch') == _flag(port, 'batch') == str(row.batch)
+  assert _flag(port, 'ops') == 'port_cpu'
+  assert _flag(cp.port_command(row, _opts(port_ops='standin'), inputs='/x.npy'), 'ops') == 'standin'
   overrides = [a.split('=', 1)[1] for a in port if a.startswith('--override=')]
   assert overrides == ['model.nf=32', 'model.ch_mult=(1,2,2)', 'model.num_res_blocks=1']
   assert [a for a in ours if a.startswith('--config.model.')] == [
@@ -192,6 +195,7 @@ def test_parse_args_rejects_bad_values(tmp_path):
   assert cp.parse_args(['--port', str(port)]).rows == cp.ROWS
   for argv in ([], ['--port', str(tmp_path)], ['--port', str(port), '--rows', 'x'],
                ['--port', str(port), '--repeats', '0'],
+               ['--port', str(port), '--port_ops', 'cuda'],
                ['--port', str(port), '--likelihood_tol', '0']):
     with pytest.raises(SystemExit):
       cp.parse_args(argv)
@@ -251,6 +255,56 @@ def test_install_op_standins_provides_the_ports_imports(port_side):
         sys.modules.pop(n, None)
       else:
         sys.modules[n] = m
+
+
+_FAKE_PORT_OP = """
+from torch.utils.cpp_extension import load
+fused = load("fused", sources=["fused_bias_act.cpp", "fused_bias_act_kernel.cu"])
+
+def double(x):
+  if x.device.type == "cpu":
+    return 2 * x
+  return fused.double(x)
+
+def cuda_only(x):
+  return fused.double(x)
+"""
+
+
+def _without_op_modules():
+  saved = {n: m for n, m in sys.modules.items() if n == 'op' or n.startswith('op.')}
+  for n in saved:
+    del sys.modules[n]
+  return saved
+
+
+def test_install_port_cpu_ops_imports_the_ports_op_with_the_cuda_build_skipped(port_side,
+                                                                               tmp_path):
+  """--ops port_cpu: the port's own `op` package is imported (its CPU branches run), the CUDA
+  build is never started (a stub stands for it and fails, naming the extension, if called),
+  and cpp_extension.load is restored; an `op` found outside the port is refused."""
+  import torch  # pylint: disable=import-outside-toplevel
+  from torch.utils import cpp_extension  # pylint: disable=import-outside-toplevel
+  port = tmp_path / 'port'
+  (port / 'op').mkdir(parents=True)
+  (port / 'op' / '__init__.py').write_text(_FAKE_PORT_OP)
+  real_load = cpp_extension.load
+  saved = _without_op_modules()
+  sys.path.insert(0, str(port))
+  try:
+    op = port_side.install_port_cpu_ops(str(port))
+    assert cpp_extension.load is real_load
+    assert op.__file__ == str(port / 'op' / '__init__.py')
+    assert torch.equal(op.double(torch.arange(3.)), torch.tensor([0., 2., 4.]))
+    with pytest.raises(RuntimeError, match="'fused' was not built.*'double'"):
+      op.cuda_only(torch.ones(1))
+    with pytest.raises(SystemExit, match='not from the port'):
+      port_side.install_port_cpu_ops(str(tmp_path / 'elsewhere'))
+    assert cpp_extension.load is real_load
+  finally:
+    sys.path.remove(str(port))
+    _without_op_modules()
+    sys.modules.update(saved)
 
 
 def test_parse_override(port_side):
