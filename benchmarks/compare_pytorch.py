@@ -37,7 +37,8 @@ from them too, ~10% per training step here), for a like-for-like row.
 
 Output, one JSON object per line on stdout:
   kind=setup  versions, the port's path and commit (when it is a git checkout),
-              the CPU count, `BUSY_SHARE` and each side's GLIBC_TUNABLES;
+              the CPU count, `BUSY_SHARE`, each side's GLIBC_TUNABLES and the
+              port's `port_ops`;
   kind=pair   one repeat of one row: `port`, `ours` (seconds), `ratio` =
               port / ours (> 1: we are faster), and for each side
               `port_others` / `ours_others`: the share of the machine's CPU
