@@ -82,6 +82,10 @@ BUSY_SHARE = 0.10
 # The reduced networks of issue 16's table (both sides; field -> value of config.model).
 REDUCED = (('nf', 32), ('ch_mult', (1, 2, 2)), ('num_res_blocks', 1))
 
+# compare_pytorch_port.py's --ops values (its OPS; that file imports torch, so the names are
+# repeated here and a test keeps the two equal): the port's own CPU code first, the default.
+PORT_OPS = ('port_cpu', 'standin')
+
 # The likelihood row's inputs: benchmarks/likelihood.py's held-out digits (test split, seed 1).
 LIKELIHOOD_INPUT_SEED = 1
 
@@ -386,7 +390,7 @@ def parse_args(argv=None):
                       help='rtol = atol of the likelihood row (the table: 1e-5)')
   parser.add_argument('--threads', type=int, default=2, help="the port's torch threads")
   parser.add_argument('--timeout', type=float, default=1800., help='seconds per side run')
-  parser.add_argument('--port_ops', choices=('port_cpu', 'standin'), default='port_cpu',
+  parser.add_argument('--port_ops', choices=PORT_OPS, default=PORT_OPS[0],
                       help="how the port runs without its CUDA ops (compare_pytorch_port.py "
                       "--ops): its own CPU code (default, as issue 16's table) or our faster "
                       "pure-torch stand-ins")

@@ -271,6 +271,11 @@ def cuda_only(x):
 """
 
 
+def test_port_ops_names_agree(port_side):
+  """The driver's --port_ops values are the port side's --ops values, default first."""
+  assert tuple(port_side.OPS) == cp.PORT_OPS
+
+
 def _without_op_modules():
   saved = {n: m for n, m in sys.modules.items() if n == 'op' or n.startswith('op.')}
   for n in saved:
